@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what rtcmon needs, idempotently: npm packages (when missing or out of date) and Debian packages
+# (only those not installed yet). Usage: scripts/setup.sh [start|test|bench]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages by purpose; `start` is what `npm start` runs, `test` what the test suite starts.
+start_pkgs=(prometheus prometheus-node-exporter clickhouse-server clickhouse-client janus janus-demos libjs-janus-gateway iproute2)
+test_pkgs=("${start_pkgs[@]}" redis-server chromium zookeeper)
+bench_pkgs=("${test_pkgs[@]}" victoria-metrics wrk)
+
+want=()
+for group in "${@:-start}"; do
+  case "$group" in
+    start) want+=("${start_pkgs[@]}") ;;
+    test) want+=("${test_pkgs[@]}") ;;
+    bench) want+=("${bench_pkgs[@]}") ;;
+    *) echo "setup.sh: unknown group '$group' (start, test or bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in $(printf '%s\n' "${want[@]}" | sort -u); do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi

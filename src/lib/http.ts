@@ -1,0 +1,301 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { ListenAddress } from './config.ts';
+import { HttpError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+/** A request as handlers see it: the body is already read (within the route's limit). */
+export interface Req {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** Capture groups of the route's path pattern. */
+  readonly params: readonly string[];
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array | AsyncIterable<Uint8Array>;
+}
+
+export type Handler = (req: Req) => Promise<Reply> | Reply;
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string | RegExp;
+  readonly handler: Handler;
+  /** Largest body accepted; more is a 413. @default 1 MiB */
+  readonly maxBodyBytes?: number;
+  /** Label for self-metrics; defaults to the path. */
+  readonly name?: string;
+}
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  body: JSON.stringify(body),
+});
+
+export const text = (status: number, body: string, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
+  body,
+});
+
+/** Maps any thrown value to a reply: HttpError keeps its status; anything else is a 500. */
+export function errorReply(err: unknown): Reply {
+  if (err instanceof HttpError) {
+    const headers: Record<string, string> = {};
+    if (err.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(err.retryAfter));
+    return json(err.status, { status: 'error', errorType: err.code, error: err.message }, headers);
+  }
+  return json(500, { status: 'error', errorType: 'internal', error: (err as Error)?.message ?? String(err) });
+}
+
+export interface App {
+  readonly routes: readonly Route[];
+  /** Finds the route, runs it, maps errors; usable without a socket in tests. */
+  handle(req: Omit<Req, 'params'>): Promise<Reply>;
+  match(method: string, path: string): { route: Route; params: string[] } | { status: 404 | 405 };
+}
+
+export function createApp(routes: readonly Route[], logger: Logger): App {
+  const match: App['match'] = (method, path) => {
+    let pathMatched = false;
+    for (const route of routes) {
+      let params: string[] | undefined;
+      if (typeof route.path === 'string') params = route.path === path ? [] : undefined;
+      else {
+        const m = route.path.exec(path);
+        params = m ? m.slice(1).map((s) => decodeURIComponent(s ?? '')) : undefined;
+      }
+      if (!params) continue;
+      pathMatched = true;
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
+    }
+    return { status: pathMatched ? 405 : 404 };
+  };
+  return {
+    routes,
+    match,
+    async handle(req) {
+      const found = match(req.method, req.path);
+      if ('status' in found)
+        return errorReply(
+          new HttpError(
+            found.status,
+            found.status === 404 ? 'not_found' : 'method_not_allowed',
+            `${req.method} ${req.path}: ${found.status === 404 ? 'no such endpoint' : 'method not allowed'}`,
+          ),
+        );
+      try {
+        return await found.route.handler({ ...req, params: found.params });
+      } catch (err) {
+        const reply = errorReply(err);
+        if (reply.status >= 500) logger.error({ err, path: req.path }, 'request failed');
+        else
+          logger.info(
+            { path: req.path, status: reply.status, error: (err as Error).message },
+            'request rejected',
+          );
+        return reply;
+      }
+    },
+  };
+}
+
+/** Reads a body up to `limit` bytes; a longer one (declared or actual) is a 413. */
+export async function readBody(msg: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(msg.headers['content-length'] ?? Number.NaN);
+  const tooLarge = () =>
+    new HttpError(413, 'body_too_large', `request body exceeds the limit of ${limit} bytes`);
+  if (declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of msg as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+export interface ServeOptions {
+  app: App;
+  listen: ListenAddress;
+  logger: Logger;
+  registry: Registry;
+  /** `/-/ready` answers 200 only when this resolves true. */
+  ready?: () => boolean | Promise<boolean>;
+  /** Called on shutdown after the listener closed and in-flight requests ended (flush buffers here). */
+  onShutdown?: () => Promise<void>;
+  /** How long in-flight requests may take to finish on shutdown. @default 10s */
+  shutdownGraceMs?: number;
+}
+
+export interface Served {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+  /** Stops accepting, waits for in-flight requests (up to the grace period), then runs onShutdown. */
+  close(): Promise<void>;
+}
+
+/** A registry with the process's default metrics, for a role's own /metrics. */
+export function createRegistry(prefix = 'rtcmon_'): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix });
+  return registry;
+}
+
+/** Opens the port: the app's routes plus /metrics, /-/healthy and /-/ready. */
+export async function serve(opts: ServeOptions): Promise<Served> {
+  const { app, logger, registry } = opts;
+  const requests = new Counter({
+    name: 'rtcmon_http_requests_total',
+    help: 'HTTP requests served, by handler and status code.',
+    labelNames: ['handler', 'code'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'rtcmon_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by handler.',
+    labelNames: ['handler'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  let shuttingDown = false;
+  let inflight = 0;
+  let idle: (() => void) | undefined;
+
+  const builtin = async (path: string): Promise<Reply | undefined> => {
+    if (path === '/-/healthy') return text(200, 'rtcmon is healthy.\n');
+    if (path === '/-/ready') {
+      const ok =
+        !shuttingDown &&
+        (opts.ready
+          ? await Promise.resolve()
+              .then(opts.ready)
+              .catch(() => false)
+          : true);
+      return text(ok ? 200 : 503, ok ? 'rtcmon is ready.\n' : 'rtcmon is not ready.\n');
+    }
+    if (path === '/metrics')
+      return {
+        status: 200,
+        headers: { 'content-type': registry.contentType },
+        body: await registry.metrics(),
+      };
+    return undefined;
+  };
+
+  const server = createServer(async (msg, res) => {
+    inflight++;
+    const started = process.hrtime.bigint();
+    let handler = 'unknown';
+    let reply: Reply;
+    try {
+      const url = new URL(msg.url ?? '/', 'http://x');
+      const path = url.pathname;
+      const b = msg.method === 'GET' ? await builtin(path) : undefined;
+      if (b) {
+        handler = path;
+        reply = b;
+      } else if (shuttingDown) {
+        reply = errorReply(new HttpError(503, 'shutting_down', 'server is shutting down', { retryAfter: 1 }));
+      } else {
+        const found = app.match(msg.method ?? 'GET', path);
+        handler = 'route' in found ? (found.route.name ?? String(found.route.path)) : 'unmatched';
+        const limit = 'route' in found ? (found.route.maxBodyBytes ?? 1 << 20) : 0;
+        const body = await readBody(msg, limit);
+        reply = await app.handle({
+          method: msg.method ?? 'GET',
+          path,
+          query: url.searchParams,
+          headers: msg.headers,
+          body,
+        });
+      }
+    } catch (err) {
+      reply = errorReply(err);
+      if (reply.status === 413) res.setHeader('connection', 'close');
+    }
+    try {
+      res.writeHead(reply.status, reply.headers);
+      const body = reply.body;
+      if (body === undefined || msg.method === 'HEAD') res.end();
+      else if (typeof body === 'string' || body instanceof Uint8Array) res.end(body);
+      else {
+        for await (const chunk of body) {
+          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+          if (res.destroyed) break;
+        }
+        res.end();
+      }
+    } catch (err) {
+      logger.warn({ err }, 'writing the response failed');
+      res.destroy();
+    } finally {
+      requests.inc({ handler, code: String(reply.status) });
+      duration.observe({ handler }, Number(process.hrtime.bigint() - started) / 1e9);
+      inflight--;
+      if (inflight === 0) idle?.();
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 120_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listen.port, opts.listen.host || undefined, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.listen.host && opts.listen.host !== '0.0.0.0' ? opts.listen.host : '127.0.0.1';
+  logger.info({ address: `${opts.listen.host}:${port}` }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (inflight > 0) {
+        const grace = opts.shutdownGraceMs ?? 10_000;
+        await Promise.race([
+          new Promise<void>((r) => {
+            idle = r;
+          }),
+          new Promise<void>((r) => setTimeout(r, grace).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await stopped;
+      await opts.onShutdown?.();
+    })();
+    return closing;
+  };
+  return { server, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
+}
+
+/** Runs `close` on SIGTERM/SIGINT, once, then exits. */
+export function closeOnSignals(close: () => Promise<void>, logger: Logger): void {
+  let done = false;
+  const onSignal = (signal: string) => {
+    if (done) return;
+    done = true;
+    logger.info({ signal }, 'shutting down');
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+}
