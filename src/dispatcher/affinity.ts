@@ -1,0 +1,69 @@
+/** A room's servers in the order it was placed on them, with this dispatcher's join counts on each. */
+export interface RoomPlacement {
+  readonly servers: string[];
+  readonly counts: number[];
+  lastMs: number;
+}
+
+/**
+ * Room → server(s). Later participants of a room go to its first server that can take them; a room
+ * spills to another server when those are full. Forgotten `ttlMs` after the room's last join.
+ */
+export class Affinity {
+  private readonly rooms = new Map<string, RoomPlacement>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  get(room: string, nowMs: number): RoomPlacement | undefined {
+    const p = this.rooms.get(room);
+    if (p && nowMs - p.lastMs > this.ttlMs) {
+      this.rooms.delete(room);
+      return undefined;
+    }
+    return p;
+  }
+
+  /** Records one join of `room` on `server`; returns the server's index in the room's list. */
+  assign(room: string, server: string, nowMs: number): number {
+    let p = this.rooms.get(room);
+    if (!p) {
+      p = { servers: [], counts: [], lastMs: nowMs };
+      this.rooms.set(room, p);
+    }
+    let i = p.servers.indexOf(server);
+    if (i < 0) {
+      i = p.servers.length;
+      p.servers.push(server);
+      p.counts.push(0);
+    }
+    p.counts[i] = (p.counts[i] ?? 0) + 1;
+    if (nowMs > p.lastMs) p.lastMs = nowMs;
+    return i;
+  }
+
+  /** Removes a server from a room (it went away); the room moves on the next join. */
+  drop(room: string, server: string): void {
+    const p = this.rooms.get(room);
+    if (!p) return;
+    const i = p.servers.indexOf(server);
+    if (i < 0) return;
+    p.servers.splice(i, 1);
+    p.counts.splice(i, 1);
+    if (p.servers.length === 0) this.rooms.delete(room);
+  }
+
+  /** Forgets rooms idle past the TTL; returns how many. */
+  expire(nowMs: number): number {
+    let n = 0;
+    for (const [r, p] of this.rooms)
+      if (nowMs - p.lastMs > this.ttlMs) {
+        this.rooms.delete(r);
+        n++;
+      }
+    return n;
+  }
+
+  get size(): number {
+    return this.rooms.size;
+  }
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Chooser } from './chooser.ts';
+import { defaultPolicy, type Policy } from './config.ts';
+import { server, snapshotOf } from './fixtures.ts';
+
+const T = 1_000_000;
+const policy = (over: Partial<Policy> = {}): Policy => ({ ...defaultPolicy, ...over });
+
+function fleet(n: number, over: Parameters<typeof server>[1] = {}) {
+  return Array.from({ length: n }, (_, i) => server(`s${i}`, { sampleTimeMs: T, ...over }));
+}
+
+describe('Chooser', () => {
+  it('spreads a burst of new rooms thanks to the ledger', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(snapshotOf(fleet(10), T), T);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const a = c.allocate({ room: `r${i}` }, T + i);
+      assert.ok(a.ok, a.message);
+      counts.set(a.server!.id, (counts.get(a.server!.id) ?? 0) + 1);
+    }
+    assert.equal(counts.size, 10);
+    assert.ok(Math.max(...counts.values()) <= 21, JSON.stringify([...counts]));
+    assert.equal(c.ledger.size, 200);
+  });
+
+  it('keeps a room on its server, then spills at the high mark, never past it', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(snapshotOf(fleet(3, { capacity: 10 }), T), T);
+    const seen: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const a = c.allocate({ room: 'big' }, T + i);
+      assert.ok(a.ok, a.message);
+      seen.push(a.server!.id);
+    }
+    const first = seen[0]!;
+    assert.deepEqual(seen.slice(0, 9), Array(9).fill(first));
+    assert.notEqual(seen[9], first);
+    const per = new Map<string, number>();
+    for (const s of seen) per.set(s, (per.get(s) ?? 0) + 1);
+    for (const v of per.values()) assert.ok(v <= 9);
+  });
+
+  it('answers no server (with reasons) rather than overloading one', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(snapshotOf(fleet(2, { capacity: 10, participants: 9 }), T), T);
+    const a = c.allocate({ room: 'x' }, T);
+    assert.equal(a.ok, false);
+    assert.match(a.message, /no server can take/);
+    assert.equal(a.excludedCounts.full, 2);
+  });
+
+  it('has hysteresis: a full server admits again only below the low mark', () => {
+    const c = new Chooser(policy({ highMark: 0.9, lowMark: 0.5 }));
+    const s = (p: number) => snapshotOf([server('a', { capacity: 10, participants: p, sampleTimeMs: T })], T);
+    c.setSnapshot(s(9), T);
+    assert.equal(c.allocate({ room: 'r' }, T).ok, false);
+    c.setSnapshot(s(6), T + 1);
+    assert.equal(c.allocate({ room: 'r' }, T + 1).ok, false, 'between marks: still full');
+    c.setSnapshot(s(4), T + 2);
+    assert.equal(c.allocate({ room: 'r2' }, T + 2).ok, true);
+  });
+
+  it('drained server: no new rooms, keeps its rooms', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(snapshotOf(fleet(2), T), T);
+    const a = c.allocate({ room: 'keep' }, T);
+    const id = a.server!.id;
+    c.setDrained(id, true, T);
+    for (let i = 0; i < 20; i++) assert.notEqual(c.allocate({ room: `n${i}` }, T).server!.id, id);
+    assert.equal(c.allocate({ room: 'keep' }, T).server!.id, id);
+    c.setDrained(id, false, T);
+    assert.ok(c.rows(T).every((r) => !r.drained));
+  });
+
+  it('excludes down, shutting-down, stale and over-limit servers with reasons', () => {
+    const c = new Chooser(policy({ excludeAfterMs: 60_000 }));
+    c.setSnapshot(
+      snapshotOf(
+        [
+          server('down', { sampleTimeMs: T, targetUp: false }),
+          server('rtc0', { sampleTimeMs: T, rtcUp: false }),
+          server('bye', { sampleTimeMs: T, state: 'shutting_down' }),
+          server('old', { sampleTimeMs: T - 61_000 }),
+          server('hot', { sampleTimeMs: T, cpu: 0.95 }),
+          server('lossy', { sampleTimeMs: T, loss: 0.5 }),
+          server('ok', { sampleTimeMs: T }),
+        ],
+        T,
+      ),
+      T,
+    );
+    const a = c.allocate({ room: 'r' }, T);
+    assert.equal(a.server!.id, 'ok');
+    const byId = Object.fromEntries(a.excluded.map((e) => [e.id, e.reason]));
+    assert.deepEqual(byId, {
+      down: 'target_down',
+      rtc0: 'rtc_down',
+      bye: 'shutting_down',
+      old: 'stale',
+      hot: 'cpu',
+      lossy: 'loss',
+    });
+  });
+
+  it('prefers the server with more headroom across signals', () => {
+    const c = new Chooser(policy({ spreadEpsilon: 0 }));
+    c.setSnapshot(
+      snapshotOf(
+        [server('busycpu', { sampleTimeMs: T, cpu: 0.8 }), server('idle', { sampleTimeMs: T, cpu: 0.1 })],
+        T,
+      ),
+      T,
+    );
+    assert.equal(c.allocate({ room: 'r' }, T).server!.id, 'idle');
+  });
+
+  it('ledger entries expire when the metrics catch up', () => {
+    const c = new Chooser(policy({ joinDelayMs: 1000 }));
+    c.setSnapshot(snapshotOf(fleet(1), T), T);
+    for (let i = 0; i < 5; i++) c.allocate({ room: `r${i}` }, T + 10);
+    assert.equal(c.ledger.size, 5);
+    c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + 500, participants: 5 }), T + 500), T + 500);
+    assert.equal(c.ledger.size, 5, 'sample too early to include the joins');
+    c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + 1010, participants: 5 }), T + 1010), T + 1010);
+    assert.equal(c.ledger.size, 0);
+  });
+
+  it('blind mode: keeps answering from the last snapshot, flagged, up to the limit', () => {
+    const c = new Chooser(policy({ blindMaxAgeMs: 60_000, excludeAfterMs: 10_000, penaltyAfterMs: 5000 }));
+    c.setSnapshot(snapshotOf(fleet(3), T), T);
+    c.setBlind(T + 1000, T + 30_000);
+    const a = c.allocate({ room: 'r' }, T + 30_000);
+    assert.ok(a.ok, 'not declared dead although the data is older than the staleness limit');
+    assert.equal(a.blind, true);
+    assert.equal(a.blindForMs, 29_000);
+    c.rebuild(T + 70_000);
+    const b = c.allocate({ room: 'r2' }, T + 70_000);
+    assert.equal(b.ok, false);
+    assert.match(b.message, /blind\.max-age/);
+    c.setSnapshot(snapshotOf(fleet(3, { sampleTimeMs: T + 71_000 }), T + 71_000), T + 71_000);
+    const d = c.allocate({ room: 'r3' }, T + 71_000);
+    assert.ok(d.ok);
+    assert.equal(d.blind, false);
+  });
+
+  it('a room whose server vanished moves to another', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(snapshotOf(fleet(2), T), T);
+    const first = c.allocate({ room: 'r' }, T).server!.id;
+    const rest = fleet(2).map((s) => (s.id === first ? { ...s, present: false } : s));
+    c.setSnapshot(snapshotOf(rest, T + 1), T + 1);
+    const a = c.allocate({ room: 'r' }, T + 1);
+    assert.ok(a.ok);
+    assert.notEqual(a.server!.id, first);
+  });
+
+  it('region: prefers the region, falls back when configured', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(
+      snapshotOf([server('eu1', { sampleTimeMs: T }), server('us1', { sampleTimeMs: T, region: 'us' })], T),
+      T,
+    );
+    assert.equal(c.allocate({ room: 'a', region: 'us' }, T).server!.id, 'us1');
+    const b = c.allocate({ room: 'b', region: 'ap' }, T);
+    assert.ok(b.ok);
+    assert.match(b.reasons.join(' '), /all regions/);
+    const strict = new Chooser(policy({ regionFallback: false }));
+    strict.setSnapshot(snapshotOf([server('eu1', { sampleTimeMs: T })], T), T);
+    assert.equal(strict.allocate({ room: 'c', region: 'ap' }, T).ok, false);
+  });
+
+  it('explains: candidates with scores and reasons', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(snapshotOf(fleet(5), T), T);
+    const a = c.allocate({ room: 'r' }, T);
+    assert.equal(a.candidates.length, 3);
+    assert.ok(a.server!.reasons.some((r) => r.startsWith('participants')));
+    assert.ok(!a.candidates.some((x) => x.id === a.server!.id));
+  });
+});

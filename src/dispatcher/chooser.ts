@@ -1,0 +1,517 @@
+import { Affinity } from './affinity.ts';
+import type { Policy } from './config.ts';
+import { IndexedMaxHeap } from './heap.ts';
+import { Ledger } from './ledger.ts';
+import { type Assessment, assess, type ExclusionCode, fitsOneMore, SOFT, scoreWith } from './score.ts';
+import { emptySnapshot, type ServerView, type Snapshot } from './snapshot.ts';
+
+export interface AllocateRequest {
+  readonly room: string;
+  readonly region?: string | undefined;
+  readonly client?: string | undefined;
+}
+
+export interface CandidateView {
+  readonly id: string;
+  readonly host: string;
+  readonly eip: string;
+  readonly port: number;
+  readonly region: string;
+  readonly zone: string;
+  readonly score: number;
+  readonly load: number;
+  readonly participants: number;
+  readonly pending: number;
+  readonly capacity: number;
+  readonly reasons: readonly string[];
+}
+
+export interface ExcludedView {
+  readonly id: string;
+  readonly reason: ExclusionCode;
+  readonly detail: string;
+}
+
+/** One answer of allocate: the chosen server or why there is none, and how the decision was made. */
+export interface Answer {
+  readonly ok: boolean;
+  readonly room: string;
+  readonly server: CandidateView | null;
+  readonly message: string;
+  readonly reasons: readonly string[];
+  readonly candidates: readonly CandidateView[];
+  readonly excluded: readonly ExcludedView[];
+  readonly excludedCounts: Readonly<Record<string, number>>;
+  readonly roomServers: readonly string[];
+  readonly spilled: boolean;
+  /** Age of the snapshot the answer came from (ms). */
+  readonly dataAgeMs: number;
+  readonly blind: boolean;
+  readonly blindForMs: number | null;
+}
+
+/** The fleet as listed by GET /api/v1/servers. */
+export interface ServerRow {
+  readonly id: string;
+  readonly host: string;
+  readonly eip: string;
+  readonly port: number;
+  readonly region: string;
+  readonly zone: string;
+  readonly version: string;
+  readonly state: string;
+  readonly present: boolean;
+  readonly targetUp: boolean | null;
+  readonly rtcUp: boolean;
+  readonly capacity: number;
+  readonly participants: number;
+  readonly pending: number;
+  readonly rooms: number;
+  readonly load: number;
+  readonly score: number;
+  readonly grade: string;
+  readonly dataAgeMs: number;
+  readonly drained: boolean;
+  readonly full: boolean;
+  readonly excluded: { readonly reason: ExclusionCode; readonly detail: string } | null;
+  readonly notes: readonly string[];
+}
+
+/** Where an assignment came from: made here, or replicated from another dispatcher replica. */
+export type Origin = 'local' | 'remote';
+
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * The decision core: snapshot + ledger + room affinity + drains + hysteresis → one server per join.
+ * Everything is in memory; allocate() does no I/O. Scores live in an indexed heap (one global, one per
+ * region) so a decision costs O(log n), whatever the fleet size.
+ */
+export class Chooser {
+  readonly ledger = new Ledger();
+  readonly affinity: Affinity;
+  private snapshot: Snapshot = emptySnapshot;
+  private assessments: Assessment[] = [];
+  private readonly idx = new Map<string, number>();
+  private key = new Float64Array(0);
+  private full = new Uint8Array(0);
+  private readonly fullSet = new Set<string>();
+  private readonly drained = new Set<string>();
+  private global = new IndexedMaxHeap(this.key, 0);
+  private regions = new Map<string, IndexedMaxHeap>();
+  private excludedList: ExcludedView[] = [];
+  private excludedCounts: Record<string, number> = {};
+  private blindSince: number | undefined;
+  private readonly scratch: number[] = [];
+  private readonly random: () => number;
+
+  constructor(
+    readonly policy: Policy,
+    opts: { random?: () => number } = {},
+  ) {
+    this.affinity = new Affinity(policy.roomTtlMs);
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** A new snapshot from Prometheus: leaves blind mode and rebuilds the index. */
+  setSnapshot(s: Snapshot, nowMs: number): void {
+    this.snapshot = s;
+    this.blindSince = undefined;
+    this.rebuild(nowMs);
+  }
+
+  /** Prometheus unreachable since `sinceMs`: keep the last snapshot, flagged. */
+  setBlind(sinceMs: number, nowMs: number): void {
+    if (this.blindSince === undefined) this.blindSince = sinceMs;
+    this.rebuild(nowMs);
+  }
+
+  get blind(): boolean {
+    return this.blindSince !== undefined;
+  }
+
+  blindForMs(nowMs: number): number | null {
+    return this.blindSince === undefined ? null : nowMs - this.blindSince;
+  }
+
+  get current(): Snapshot {
+    return this.snapshot;
+  }
+
+  setDrained(id: string, drained: boolean, nowMs: number): void {
+    if (drained === this.drained.has(id)) return;
+    if (drained) this.drained.add(id);
+    else this.drained.delete(id);
+    this.rebuild(nowMs);
+  }
+
+  drainedServers(): string[] {
+    return [...this.drained];
+  }
+
+  /** Re-grades every server (staleness moves with the clock), expires the ledger, rebuilds the heaps. */
+  rebuild(nowMs: number): void {
+    const p = this.policy;
+    const blind = this.blindSince !== undefined;
+    const servers = this.snapshot.servers;
+    const n = servers.length;
+    this.idx.clear();
+    this.assessments = new Array(n);
+    this.key = new Float64Array(n);
+    this.full = new Uint8Array(n);
+    this.global = new IndexedMaxHeap(this.key, n);
+    this.regions = new Map();
+    this.excludedList = [];
+    this.excludedCounts = {};
+    const maxAge = blind ? p.blindMaxAgeMs : p.ledgerMaxAgeMs;
+    for (let i = 0; i < n; i++) {
+      const s = servers[i]!;
+      this.idx.set(s.id, i);
+      const a = assess(s, p, nowMs, {
+        blind,
+        drained: this.drained.has(s.id),
+        takenAtMs: this.snapshot.takenAtMs,
+      });
+      this.assessments[i] = a;
+      this.ledger.expire(s.id, s.sampleTimeMs, p.joinDelayMs, nowMs, maxAge);
+      const eff = s.participants + this.ledger.pending(s.id);
+      const wasFull = this.fullSet.has(s.id);
+      const load = s.capacity > 0 ? eff / s.capacity : 1;
+      const isFull = wasFull ? load >= p.lowMark : !fitsOneMore(s.capacity, eff, p.highMark);
+      if (isFull) this.fullSet.add(s.id);
+      else this.fullSet.delete(s.id);
+      this.full[i] = isFull ? 1 : 0;
+      this.key[i] = scoreWith(a, p, eff);
+      if (a.exclusion) this.noteExcluded(s.id, a.exclusion.code, a.exclusion.detail);
+      else if (isFull) this.noteExcluded(s.id, 'full', this.fullDetail(s, eff));
+      else {
+        this.global.pushRaw(i);
+        let h = this.regions.get(s.region);
+        if (!h) {
+          h = new IndexedMaxHeap(this.key, n);
+          this.regions.set(s.region, h);
+        }
+        h.pushRaw(i);
+      }
+    }
+    this.global.heapify();
+    for (const h of this.regions.values()) h.heapify();
+    this.ledger.retain((id) => this.idx.has(id));
+    for (const id of this.fullSet) if (!this.idx.has(id)) this.fullSet.delete(id);
+    this.affinity.expire(nowMs);
+  }
+
+  private fullDetail(s: ServerView, eff: number): string {
+    const p = this.policy;
+    return `full: ${eff} of ${s.capacity} participants incl. pending (high mark ${p.highMark}; admits again below ${p.lowMark})`;
+  }
+
+  private noteExcluded(id: string, code: ExclusionCode, detail: string): void {
+    this.excludedList.push({ id, reason: code, detail });
+    this.excludedCounts[code] = (this.excludedCounts[code] ?? 0) + 1;
+  }
+
+  /** Records one join of `room` on `server` (made here or replicated from another replica). */
+  record(server: string, room: string, atMs: number): void {
+    this.ledger.add(server, atMs);
+    this.affinity.assign(room, server, atMs);
+    const i = this.idx.get(server);
+    if (i === undefined) return;
+    const a = this.assessments[i]!;
+    const s = a.server;
+    const eff = s.participants + this.ledger.pending(server);
+    this.key[i] = scoreWith(a, this.policy, eff);
+    if (!this.full[i] && !fitsOneMore(s.capacity, eff, this.policy.highMark)) {
+      this.full[i] = 1;
+      this.fullSet.add(server);
+      this.global.remove(i);
+      this.regions.get(s.region)?.remove(i);
+      if (!a.exclusion) this.noteExcluded(server, 'full', this.fullDetail(s, eff));
+    } else {
+      this.global.update(i);
+      this.regions.get(s.region)?.update(i);
+    }
+  }
+
+  /** True when server `i` could take one more member of an existing room. */
+  private roomAdmits(i: number, roomCount: number, why: string[]): boolean {
+    const a = this.assessments[i]!;
+    const s = a.server;
+    if (a.exclusion && !SOFT.has(a.exclusion.code)) {
+      why.push(`${s.id}: ${a.exclusion.detail}`);
+      return false;
+    }
+    const eff = s.participants + this.ledger.pending(s.id);
+    if (this.full[i] || !fitsOneMore(s.capacity, eff, this.policy.highMark)) {
+      why.push(`${s.id}: ${this.fullDetail(s, eff)}`);
+      return false;
+    }
+    const max = this.policy.roomMaxPerServer;
+    if (max > 0 && roomCount >= max) {
+      why.push(`${s.id}: the room has ${roomCount} participants there (room.max-per-server ${max})`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Chooses the server for one join, records it, and explains the choice. */
+  allocate(req: AllocateRequest, nowMs: number): Answer {
+    const p = this.policy;
+    const reasons: string[] = [];
+    const blindFor = this.blindForMs(nowMs);
+    if (blindFor !== null && blindFor > p.blindMaxAgeMs)
+      return this.none(
+        req,
+        nowMs,
+        `monitoring has been unreachable for ${(blindFor / 1000).toFixed(0)}s, past blind.max-age (${p.blindMaxAgeMs / 1000}s): no data to choose from`,
+        reasons,
+        [],
+      );
+    const place = this.affinity.get(req.room, nowMs);
+    let chosen = -1;
+    let spilled = false;
+    if (place) {
+      const why: string[] = [];
+      let live = 0;
+      for (let j = 0; j < place.servers.length; j++) {
+        const id = place.servers[j]!;
+        const i = this.idx.get(id);
+        if (i === undefined) {
+          why.push(`${id}: no longer known`);
+          continue;
+        }
+        const ex = this.assessments[i]!.exclusion;
+        if (!ex || SOFT.has(ex.code)) live++;
+        if (this.roomAdmits(i, place.counts[j] ?? 0, why)) {
+          chosen = i;
+          reasons.push(
+            j === 0
+              ? `room affinity: room ${req.room} is on ${id}`
+              : `room affinity: room ${req.room} spilled to ${id}`,
+          );
+          break;
+        }
+      }
+      if (chosen < 0) {
+        if (live > 0 && !p.roomSpill)
+          return this.none(
+            req,
+            nowMs,
+            `the room's server cannot take more participants and room.spill is off`,
+            why,
+            place.servers,
+          );
+        if (live >= p.roomMaxServers)
+          return this.none(
+            req,
+            nowMs,
+            `the room already spans ${live} servers (room.max-servers ${p.roomMaxServers}) and none can take more`,
+            why,
+            place.servers,
+          );
+        spilled = live > 0;
+        reasons.push(
+          spilled
+            ? `room ${req.room} spills to another server`
+            : `room ${req.room} moves: its servers are gone`,
+          ...why,
+        );
+      }
+    }
+    const top = this.scratch;
+    let heap = req.region ? this.regions.get(req.region) : this.global;
+    const taken = place?.servers;
+    const accept = taken?.length
+      ? (i: number) => !taken.includes(this.assessments[i]!.server.id)
+      : () => true;
+    const want = Math.max(p.spreadMax, p.explainCandidates + 1);
+    const pull = (h: IndexedMaxHeap | undefined) => {
+      top.length = 0;
+      const t = h?.top();
+      if (h === undefined || t === undefined) return;
+      h.best(p.explainCandidates + 1, this.key[t]! - p.spreadEpsilon, want, accept, top);
+    };
+    if (chosen < 0) {
+      pull(heap);
+      if (top.length === 0 && req.region && p.regionFallback && this.global.size > 0) {
+        reasons.push(`no server of region ${req.region} can take the client: chose among all regions`);
+        heap = this.global;
+        pull(heap);
+      }
+      if (top.length === 0)
+        return this.none(
+          req,
+          nowMs,
+          req.region && !p.regionFallback
+            ? `no server of region ${req.region} can take a client`
+            : 'no server can take a client',
+          reasons,
+          place?.servers ?? [],
+        );
+      const best = this.key[top[0]!]!;
+      let near = 1;
+      while (near < top.length && near < p.spreadMax && this.key[top[near]!]! >= best - p.spreadEpsilon)
+        near++;
+      const k = near > 1 ? Math.floor(this.random() * near) : 0;
+      chosen = top[k]!;
+      if (k !== 0) {
+        top[k] = top[0]!;
+        top[0] = chosen;
+      }
+      reasons.push(
+        near > 1
+          ? `random pick among ${near} near-equal servers (score within ${p.spreadEpsilon} of the best, ${round(best)})`
+          : `best score (${round(best)})`,
+      );
+    } else {
+      pull(heap);
+    }
+    const id = this.assessments[chosen]!.server.id;
+    this.record(id, req.room, nowMs);
+    const candidates: CandidateView[] = [];
+    for (const i of top) {
+      if (candidates.length >= p.explainCandidates) break;
+      if (i !== chosen) candidates.push(this.candidate(i));
+    }
+    const dataAgeMs = nowMs - this.snapshot.takenAtMs;
+    return {
+      ok: true,
+      room: req.room,
+      server: this.candidate(chosen),
+      message: `${req.room} → ${id}`,
+      reasons,
+      candidates,
+      excluded: this.excludedList.slice(0, p.explainExcluded),
+      excludedCounts: this.excludedCounts,
+      roomServers: this.affinity.get(req.room, nowMs)?.servers ?? [id],
+      spilled,
+      dataAgeMs,
+      blind: blindFor !== null,
+      blindForMs: blindFor,
+    };
+  }
+
+  private none(
+    req: AllocateRequest,
+    nowMs: number,
+    message: string,
+    reasons: string[],
+    room: readonly string[],
+  ): Answer {
+    const blindFor = this.blindForMs(nowMs);
+    const counts = Object.entries(this.excludedCounts)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ');
+    return {
+      ok: false,
+      room: req.room,
+      server: null,
+      message: `${message}${this.snapshot.servers.length ? ` (${this.snapshot.servers.length} servers known; excluded: ${counts || 'none'})` : ' (no server known yet)'}`,
+      reasons,
+      candidates: [],
+      excluded: this.excludedList.slice(0, this.policy.explainExcluded),
+      excludedCounts: this.excludedCounts,
+      roomServers: [...room],
+      spilled: false,
+      dataAgeMs: nowMs - this.snapshot.takenAtMs,
+      blind: blindFor !== null,
+      blindForMs: blindFor,
+    };
+  }
+
+  private candidate(i: number): CandidateView {
+    const a = this.assessments[i]!;
+    const s = a.server;
+    const pending = this.ledger.pending(s.id);
+    const eff = s.participants + pending;
+    const load = s.capacity > 0 ? eff / s.capacity : 1;
+    return {
+      id: s.id,
+      host: s.host,
+      eip: s.eip,
+      port: s.port,
+      region: s.region,
+      zone: s.zone,
+      score: round(this.key[i]!),
+      load: round(load),
+      participants: s.participants,
+      pending,
+      capacity: s.capacity,
+      reasons: [
+        `participants ${s.participants} + ${pending} pending of ${s.capacity} (load ${round(load, 2)}, high mark ${this.policy.highMark})`,
+        ...a.notes,
+      ],
+    };
+  }
+
+  /** Servers able to take a new room, best first (the legacy GetRtcServer list). */
+  admissible(region?: string): ServerView[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.assessments.length; i++) {
+      const a = this.assessments[i]!;
+      if (a.exclusion || this.full[i]) continue;
+      if (region && a.server.region !== region) continue;
+      out.push(i);
+    }
+    out.sort((x, y) => this.key[y]! - this.key[x]!);
+    return out.map((i) => this.assessments[i]!.server);
+  }
+
+  rows(nowMs: number): ServerRow[] {
+    const rows: ServerRow[] = [];
+    for (let i = 0; i < this.assessments.length; i++) {
+      const a = this.assessments[i]!;
+      const s = a.server;
+      const pending = this.ledger.pending(s.id);
+      const eff = s.participants + pending;
+      const full = this.full[i] === 1;
+      rows.push({
+        id: s.id,
+        host: s.host,
+        eip: s.eip,
+        port: s.port,
+        region: s.region,
+        zone: s.zone,
+        version: s.version,
+        state: s.state,
+        present: s.present,
+        targetUp: s.targetUp ?? null,
+        rtcUp: s.rtcUp,
+        capacity: s.capacity,
+        participants: s.participants,
+        pending,
+        rooms: s.rooms,
+        load: round(s.capacity > 0 ? eff / s.capacity : 1),
+        score: round(this.key[i]!),
+        grade: a.grade,
+        dataAgeMs: Math.max(0, nowMs - s.sampleTimeMs),
+        drained: this.drained.has(s.id),
+        full,
+        excluded: a.exclusion
+          ? { reason: a.exclusion.code, detail: a.exclusion.detail }
+          : full
+            ? { reason: 'full', detail: this.fullDetail(s, eff) }
+            : null,
+        notes: a.notes,
+      });
+    }
+    return rows;
+  }
+
+  /** Counts for /metrics. */
+  stats(): {
+    servers: number;
+    admissible: number;
+    excluded: Readonly<Record<string, number>>;
+    ledger: number;
+    rooms: number;
+  } {
+    return {
+      servers: this.assessments.length,
+      admissible: this.global.size,
+      excluded: this.excludedCounts,
+      ledger: this.ledger.size,
+      rooms: this.affinity.size,
+    };
+  }
+}

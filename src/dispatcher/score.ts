@@ -1,0 +1,136 @@
+import type { Policy } from './config.ts';
+import type { ServerView } from './snapshot.ts';
+
+/** Why a server takes no client; `soft` ones (drains) still take members of their existing rooms. */
+export type ExclusionCode =
+  | 'gone'
+  | 'target_down'
+  | 'rtc_down'
+  | 'shutting_down'
+  | 'draining'
+  | 'drained'
+  | 'stale'
+  | 'no_capacity'
+  | 'cpu'
+  | 'memory'
+  | 'egress'
+  | 'loss'
+  | 'join_failures'
+  | 'full';
+
+export interface Exclusion {
+  readonly code: ExclusionCode;
+  readonly detail: string;
+}
+
+/** Soft exclusions: no new room, but the server keeps (and serves) the rooms it has. */
+export const SOFT: ReadonlySet<ExclusionCode> = new Set(['draining', 'drained']);
+
+export type Grade = 'fresh' | 'aging' | 'stale';
+
+/** Everything about one server that does not depend on the ledger, computed once per refresh. */
+export interface Assessment {
+  readonly server: ServerView;
+  readonly exclusion: Exclusion | undefined;
+  readonly grade: Grade;
+  readonly ageMs: number;
+  /** Staleness factor in (0, 1] applied to the score. */
+  readonly factor: number;
+  /** Σ weight × headroom over the signals other than participants. */
+  readonly other: number;
+  readonly weightSum: number;
+  /** Human-readable lines for the signals other than participants. */
+  readonly notes: readonly string[];
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(x < 0.01 ? 2 : 1)}%`;
+const clamp01 = (x: number): number => Math.max(0, Math.min(x, 1));
+const gbit = (bps: number): string =>
+  bps >= 1e9 ? `${(bps / 1e9).toFixed(2)} Gbit/s` : `${(bps / 1e6).toFixed(1)} Mbit/s`;
+
+/**
+ * Grades a server: hard and soft exclusions, staleness, and the headroom of CPU, egress vs NIC
+ * capacity, loss and join failures. In blind mode the data age is measured at the snapshot's time:
+ * the data was as fresh then as it is flagged now, and monitoring being down says nothing about servers.
+ */
+export function assess(
+  s: ServerView,
+  policy: Policy,
+  nowMs: number,
+  opts: { blind?: boolean; drained?: boolean; takenAtMs?: number } = {},
+): Assessment {
+  const ref = opts.blind ? (opts.takenAtMs ?? nowMs) : nowMs;
+  const ageMs = Math.max(0, ref - s.sampleTimeMs);
+  const { penaltyAfterMs: pa, excludeAfterMs: ea } = policy;
+  const grade: Grade = ageMs <= pa ? 'fresh' : ageMs <= ea ? 'aging' : 'stale';
+  const factor =
+    grade === 'fresh' ? 1 : grade === 'aging' ? 1 - (0.5 * (ageMs - pa)) / Math.max(1, ea - pa) : 0;
+  const { weights: w, limits: l } = policy;
+  const notes: string[] = [];
+  let other = 0;
+  let weightSum = w.participants;
+  let exclusion: Exclusion | undefined;
+  const exclude = (code: ExclusionCode, detail: string) => {
+    exclusion ??= { code, detail };
+  };
+
+  if (!s.present) exclude('gone', 'no series in Prometheus any more (target down or stopped)');
+  else if (s.targetUp === false) exclude('target_down', `scrape target ${s.instance} is down (up=0)`);
+  else if (!s.rtcUp) exclude('rtc_down', 'rtc_up is 0');
+  else if (s.state === 'shutting_down') exclude('shutting_down', 'server state is shutting_down');
+  if (grade === 'stale')
+    exclude('stale', `newest sample is ${(ageMs / 1000).toFixed(1)}s old (limit ${ea / 1000}s)`);
+  if (s.capacity <= 0) exclude('no_capacity', 'rtc_capacity_participants is 0 or missing');
+
+  if (s.cpu !== undefined) {
+    const h = clamp01(1 - s.cpu / l.cpu);
+    other += w.cpu * h;
+    weightSum += w.cpu;
+    notes.push(`cpu ${pct(s.cpu)} (limit ${pct(l.cpu)})`);
+    if (s.cpu >= l.cpu) exclude('cpu', `cpu ${pct(s.cpu)} ≥ limit ${pct(l.cpu)}`);
+  } else notes.push('cpu unknown (no node_exporter data for this host)');
+  if (s.memory !== undefined) {
+    notes.push(`memory ${pct(s.memory)} (limit ${pct(l.memory)})`);
+    if (s.memory >= l.memory) exclude('memory', `memory ${pct(s.memory)} ≥ limit ${pct(l.memory)}`);
+  }
+  if (s.egressBps !== undefined) {
+    const nic = s.nicBps ?? policy.nicBitsPerSecond;
+    const r = s.egressBps / nic;
+    other += w.egress * clamp01(1 - r / l.egress);
+    weightSum += w.egress;
+    notes.push(`egress ${gbit(s.egressBps)} of ${gbit(nic)} NIC (${pct(r)}, limit ${pct(l.egress)})`);
+    if (r >= l.egress) exclude('egress', `egress ${pct(r)} of the NIC ≥ limit ${pct(l.egress)}`);
+  }
+  if (s.loss !== undefined) {
+    other += w.loss * clamp01(1 - s.loss / l.loss);
+    weightSum += w.loss;
+    notes.push(`packet loss ${pct(s.loss)} (limit ${pct(l.loss)})`);
+    if (s.loss >= l.loss) exclude('loss', `packet loss ${pct(s.loss)} ≥ limit ${pct(l.loss)}`);
+  }
+  if (s.joinFailureRatio !== undefined) {
+    const j = s.joinFailureRatio;
+    other += w.joinFailures * clamp01(1 - j / l.joinFailures);
+    weightSum += w.joinFailures;
+    notes.push(`join failures ${pct(j)} (limit ${pct(l.joinFailures)})`);
+    if (j >= l.joinFailures)
+      exclude('join_failures', `join failures ${pct(j)} ≥ limit ${pct(l.joinFailures)}`);
+  }
+  if (!exclusion && s.state === 'draining') exclude('draining', 'server state is draining');
+  if (!exclusion && opts.drained) exclude('drained', 'drained by an operator');
+  notes.push(`data age ${(ageMs / 1000).toFixed(1)}s (${grade}${opts.blind ? ', monitoring blind' : ''})`);
+  return { server: s, exclusion, grade, ageMs, factor, other, weightSum, notes };
+}
+
+/** The headroom score in [0, 1] with `effective` participants (scraped + pending in the ledger). */
+export function scoreWith(a: Assessment, policy: Policy, effective: number): number {
+  const cap = a.server.capacity;
+  const load = cap > 0 ? effective / cap : 1;
+  const hp = clamp01(1 - load / policy.highMark);
+  if (a.weightSum <= 0) return a.factor;
+  return (a.factor * (policy.weights.participants * hp + a.other)) / a.weightSum;
+}
+
+/** True when one more participant keeps the server at or below its high mark. */
+export function fitsOneMore(capacity: number, effective: number, highMark: number): boolean {
+  return effective + 1 <= highMark * capacity + 1e-9;
+}

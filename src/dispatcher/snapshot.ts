@@ -1,0 +1,222 @@
+/**
+ * The fleet as the dispatcher sees it: one instant-query result per signal, joined by the `server`
+ * label (rtc_* series) and by host (node_exporter series), into one record per RTC server.
+ */
+
+export type ServerState = 'serving' | 'draining' | 'shutting_down' | 'unknown';
+
+export interface ServerView {
+  readonly id: string;
+  readonly host: string;
+  readonly eip: string;
+  readonly port: number;
+  readonly region: string;
+  readonly zone: string;
+  readonly version: string;
+  /** Prometheus' scrape target of the server's exporter (`instance` label). */
+  readonly instance: string;
+  /** False when the server's series are gone from Prometheus (target down, stale markers). */
+  readonly present: boolean;
+  /** `up` of the scrape target; undefined when unknown. */
+  readonly targetUp: boolean | undefined;
+  readonly rtcUp: boolean;
+  readonly state: ServerState;
+  readonly capacity: number;
+  readonly participants: number;
+  readonly rooms: number;
+  /** Host CPU use 0-1 (node_exporter), undefined without node data. */
+  readonly cpu: number | undefined;
+  readonly memory: number | undefined;
+  /** Host egress in bits/s (node_exporter, all NICs but lo), else the server's RTP egress. */
+  readonly egressBps: number | undefined;
+  /** NIC capacity in bits/s (node_network_speed_bytes), undefined when not reported. */
+  readonly nicBps: number | undefined;
+  readonly loss: number | undefined;
+  readonly joinFailureRatio: number | undefined;
+  /** Time (ms) of the newest sample of this server. */
+  readonly sampleTimeMs: number;
+  /** When the server was last present in Prometheus (ms). */
+  readonly lastSeenMs: number;
+}
+
+export interface Snapshot {
+  readonly servers: readonly ServerView[];
+  readonly byId: ReadonlyMap<string, ServerView>;
+  /** When the queries were evaluated (ms). */
+  readonly takenAtMs: number;
+}
+
+export const emptySnapshot: Snapshot = { servers: [], byId: new Map(), takenAtMs: 0 };
+
+/** One sample of an instant-query vector, as the Prometheus HTTP API returns it. */
+export interface VectorSample {
+  readonly metric: Readonly<Record<string, string>>;
+  readonly value: readonly [number, string];
+}
+
+export type QueryName =
+  | 'info'
+  | 'up'
+  | 'rtcUp'
+  | 'sampleTime'
+  | 'state'
+  | 'capacity'
+  | 'participants'
+  | 'rooms'
+  | 'rtpEgress'
+  | 'loss'
+  | 'joinFailures'
+  | 'cpu'
+  | 'memory'
+  | 'nodeTx'
+  | 'nicSpeed';
+
+/** The instant queries of one refresh; `w` is the rate window (e.g. `1m`). */
+export function queries(w: string): Record<QueryName, string> {
+  return {
+    info: 'rtc_server_info',
+    up: 'up',
+    rtcUp: 'rtc_up',
+    sampleTime: 'timestamp(rtc_up)',
+    state: 'rtc_server_state == 1',
+    capacity: 'rtc_capacity_participants',
+    participants: 'rtc_participants',
+    rooms: 'rtc_rooms',
+    rtpEgress: `sum by (server) (rate(rtc_rtp_bytes_total{direction="out"}[${w}]))`,
+    loss: `sum by (server) (rate(rtc_packet_loss_ratio_sum[${w}])) / sum by (server) (rate(rtc_packet_loss_ratio_count[${w}]))`,
+    joinFailures: `sum by (server) (rate(rtc_join_failures_total[${w}])) / sum by (server) (rate(rtc_join_attempts_total[${w}]))`,
+    cpu: `1 - avg by (instance, host) (rate(node_cpu_seconds_total{mode="idle"}[${w}]))`,
+    memory: '1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes',
+    nodeTx: `sum by (instance, host) (rate(node_network_transmit_bytes_total{device!="lo"}[${w}]))`,
+    nicSpeed: 'sum by (instance, host) (node_network_speed_bytes{device!="lo"} > 0)',
+  };
+}
+
+export type QueryResults = Partial<Record<QueryName, readonly VectorSample[]>>;
+
+const num = (s: VectorSample): number => {
+  const v = Number(s.value[1]);
+  return Number.isFinite(v) ? v : Number.NaN;
+};
+
+/** `10.0.0.5:9100` → `10.0.0.5`; `[::1]:9100` → `::1`. */
+export function hostOf(instance: string): string {
+  const m = /^\[(.*)\](?::\d+)?$/.exec(instance);
+  if (m) return m[1]!;
+  const i = instance.lastIndexOf(':');
+  return i > 0 && instance.indexOf(':') === i ? instance.slice(0, i) : instance;
+}
+
+function byServer(rows: readonly VectorSample[] | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!rows) return out;
+  for (const r of rows) {
+    const id = r.metric.server;
+    if (id === undefined) continue;
+    const v = num(r);
+    if (!Number.isNaN(v)) out.set(id, v);
+  }
+  return out;
+}
+
+/** Node series keyed both by the `host` label and by the instance's host part. */
+function byHost(rows: readonly VectorSample[] | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!rows) return out;
+  for (const r of rows) {
+    const v = num(r);
+    if (Number.isNaN(v)) continue;
+    if (r.metric.host) out.set(r.metric.host, v);
+    if (r.metric.instance) {
+      const h = hostOf(r.metric.instance);
+      if (!out.has(h)) out.set(h, v);
+    }
+  }
+  return out;
+}
+
+const STATES = new Set<ServerState>(['serving', 'draining', 'shutting_down']);
+
+/**
+ * Joins the query results into a snapshot. Servers of `previous` that vanished are kept as not
+ * present (so answers can say why they are excluded) until `forgetAfterMs` after they were last seen.
+ */
+export function buildSnapshot(
+  results: QueryResults,
+  takenAtMs: number,
+  previous: Snapshot = emptySnapshot,
+  forgetAfterMs = 600_000,
+): Snapshot {
+  const upByInstance = new Map<string, boolean>();
+  for (const r of results.up ?? []) if (r.metric.instance) upByInstance.set(r.metric.instance, num(r) === 1);
+  const rtcUp = byServer(results.rtcUp);
+  const sampleTime = byServer(results.sampleTime);
+  const capacity = byServer(results.capacity);
+  const participants = byServer(results.participants);
+  const rooms = byServer(results.rooms);
+  const rtpEgress = byServer(results.rtpEgress);
+  const loss = byServer(results.loss);
+  const joinFailures = byServer(results.joinFailures);
+  const cpu = byHost(results.cpu);
+  const memory = byHost(results.memory);
+  const nodeTx = byHost(results.nodeTx);
+  const nicSpeed = byHost(results.nicSpeed);
+  const state = new Map<string, ServerState>();
+  for (const r of results.state ?? []) {
+    const id = r.metric.server;
+    const s = r.metric.state as ServerState;
+    if (id !== undefined && STATES.has(s)) state.set(id, s);
+  }
+
+  const servers: ServerView[] = [];
+  const byId = new Map<string, ServerView>();
+  for (const r of results.info ?? []) {
+    const m = r.metric;
+    const id = m.server;
+    if (id === undefined || id === '' || byId.has(id)) continue;
+    const instance = m.instance ?? '';
+    const host = m.host || hostOf(instance);
+    const tx = nodeTx.get(host);
+    const rtp = rtpEgress.get(id);
+    const speed = nicSpeed.get(host);
+    const ts = sampleTime.get(id);
+    const v: ServerView = {
+      id,
+      host,
+      eip: m.eip ?? '',
+      port: Number(m.port) || 0,
+      region: m.region ?? '',
+      zone: m.zone ?? '',
+      version: m.version ?? '',
+      instance,
+      present: true,
+      targetUp: upByInstance.get(instance),
+      rtcUp: (rtcUp.get(id) ?? 0) === 1,
+      state: state.get(id) ?? 'unknown',
+      capacity: capacity.get(id) ?? 0,
+      participants: participants.get(id) ?? 0,
+      rooms: rooms.get(id) ?? 0,
+      cpu: cpu.get(host),
+      memory: memory.get(host),
+      egressBps: tx !== undefined ? tx * 8 : rtp !== undefined ? rtp * 8 : undefined,
+      nicBps: speed !== undefined ? speed * 8 : undefined,
+      loss: loss.get(id),
+      joinFailureRatio: joinFailures.get(id),
+      sampleTimeMs: ts !== undefined ? ts * 1000 : takenAtMs,
+      lastSeenMs: takenAtMs,
+    };
+    servers.push(v);
+    byId.set(id, v);
+  }
+  for (const old of previous.servers) {
+    if (byId.has(old.id) || takenAtMs - old.lastSeenMs > forgetAfterMs) continue;
+    const gone: ServerView = {
+      ...old,
+      present: false,
+      targetUp: old.instance ? (upByInstance.get(old.instance) ?? old.targetUp) : old.targetUp,
+    };
+    servers.push(gone);
+    byId.set(gone.id, gone);
+  }
+  return { servers, byId, takenAtMs };
+}
