@@ -1,0 +1,80 @@
+import { type ConfigOf, loadConfig, options } from '../lib/config.ts';
+
+/**
+ * Every `rtcmon adapter` option, with its default. Remote read adds its own `read.*` options below the
+ * write ones; keep this one flat object so handlers can be given the whole frozen config.
+ */
+export const adapterSpec = {
+  listen: options.listen('web.listen-address', { host: '', port: 9201 }, 'Address to listen on.'),
+  clickhouseUrl: options.url('clickhouse.url', 'http://127.0.0.1:8123', 'ClickHouse HTTP interface.'),
+  clickhouseDatabase: options.string('clickhouse.database', 'rtcmon', 'ClickHouse database for the tables.'),
+  clickhouseUser: options.string('clickhouse.user', 'default', 'ClickHouse user.'),
+  clickhousePassword: options.string('clickhouse.password', '', 'ClickHouse password.'),
+  clickhouseTimeoutMs: options.duration('clickhouse.timeout', 30_000, 'Timeout of one ClickHouse request.'),
+  migrate: options.bool('migrate', true, 'Create or upgrade the schema at start (--no-migrate to skip).'),
+  writeMaxBodyBytes: options.bytes(
+    'write.max-body-bytes',
+    16 * 1024 ** 2,
+    'Largest compressed remote-write body; more is a 413.',
+  ),
+  writeMaxDecodedBytes: options.bytes(
+    'write.max-decoded-bytes',
+    64 * 1024 ** 2,
+    'Largest uncompressed remote-write body (the snappy header declares it); more is a 413.',
+  ),
+  writeMaxInflightBytes: options.bytes(
+    'write.max-inflight-bytes',
+    512 * 1024 ** 2,
+    'Memory bound: bytes of requests being decoded or waiting for ClickHouse; past it, 503.',
+  ),
+  writeRetryAfterMs: options.duration(
+    'write.retry-after',
+    1_000,
+    'Retry-After sent with 503 answers (Prometheus backs off on its own too).',
+  ),
+  batchMaxRows: options.int(
+    'batch.max-rows',
+    500_000,
+    'Samples per ClickHouse insert at most; a full batch is sent at once.',
+    1,
+  ),
+  batchMaxDelayMs: options.duration(
+    'batch.max-delay',
+    100,
+    'Longest a request waits for other requests to share its insert (group commit).',
+  ),
+  batchMaxConcurrentInserts: options.int(
+    'batch.max-concurrent-inserts',
+    2,
+    'Inserts into ClickHouse running at the same time.',
+    1,
+    64,
+  ),
+  seriesCacheSize: options.int(
+    'series.cache-size',
+    1_000_000,
+    'Series whose fingerprint and stored row the adapter remembers.',
+    1_000,
+  ),
+  seriesRefreshMs: options.duration(
+    'series.refresh-interval',
+    3_600_000,
+    'How often a live series row is rewritten to advance its last_seen.',
+  ),
+  shutdownGraceMs: options.duration(
+    'web.shutdown-grace',
+    10_000,
+    'On SIGTERM, how long in-flight requests may take.',
+  ),
+};
+
+/** The resolved, frozen adapter configuration (common options included). */
+export type AdapterConfig = ReturnType<typeof loadAdapterConfig>;
+
+/** Flags, then env (`RTCMON_…`), then YAML (`--config.file`), then defaults; frozen. */
+export function loadAdapterConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<typeof adapterSpec> & ReturnType<typeof loadConfig<Record<string, never>>> {
+  return loadConfig(adapterSpec, argv, env);
+}

@@ -1,0 +1,395 @@
+import { malformed, tooLarge } from './errors.ts';
+import { fingerprintBytes } from './fingerprint.ts';
+
+/**
+ * Remote write 1.0 `prometheus.WriteRequest` decoding, written by hand for two reasons:
+ * - exact value bits: every sample value is copied as its 8 raw bytes into the RowBinary row, never
+ *   through a JS number (V8 canonicalises NaN payloads in double arrays: the stale marker
+ *   0x7ff0000000000002 would become 0x7ff8000000000000);
+ * - speed: the labels of a series already seen are never decoded again; their raw bytes are the key of the
+ *   series cache (see bench/ingest).
+ * The result is the samples' RowBinary rows (fingerprint UInt64, timestamp_ms Int64, value Float64), the
+ * series that still need a `series` row, and the metadata.
+ */
+
+/** A label set the adapter knows, with the state of its `series` row. */
+export interface SeriesEntry {
+  /** Fingerprint as two little-endian 32-bit halves. */
+  readonly lo: number;
+  readonly hi: number;
+  /** Sorted label names and their values (kept only until the series row is stored). */
+  names: string[] | undefined;
+  values: string[] | undefined;
+  /** Wall-clock ms of the last stored series row (0: never). */
+  storedAt: number;
+  /** Wall-clock ms the adapter first saw it (first_seen). */
+  readonly firstSeen: number;
+}
+
+export interface MetadataRow {
+  readonly family: string;
+  readonly type: string;
+  readonly help: string;
+  readonly unit: string;
+}
+
+export interface DecodedWrite {
+  /** RowBinary rows for `samples`, `samples * 24` bytes. */
+  readonly rows: Buffer;
+  readonly samples: number;
+  readonly series: number;
+  /** Series whose row must be written with these samples (new, or due for a last_seen refresh). */
+  readonly seriesToStore: readonly SeriesEntry[];
+  readonly metadata: readonly MetadataRow[];
+}
+
+/** Known series by the raw bytes of their label fields; bounded (cleared when full). */
+export class SeriesCache {
+  readonly #map = new Map<string, SeriesEntry>();
+  constructor(readonly maxSize: number) {}
+  get(key: string): SeriesEntry | undefined {
+    return this.#map.get(key);
+  }
+  set(key: string, e: SeriesEntry): void {
+    // Clearing is crude but bounded and cheap; the price is re-writing series rows once.
+    if (this.#map.size >= this.maxSize) this.#map.clear();
+    this.#map.set(key, e);
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+export const METRIC_TYPES = [
+  'unknown',
+  'counter',
+  'gauge',
+  'histogram',
+  'gaugehistogram',
+  'summary',
+  'info',
+  'stateset',
+];
+
+export interface DecodeOptions {
+  cache: SeriesCache;
+  /** Wall clock in ms (first_seen, last_seen refresh). */
+  now: number;
+  /** A series row older than this is written again (moves last_seen). */
+  refreshMs: number;
+  /** Largest RowBinary buffer; more is a 413. */
+  maxRowBytes: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const ROW = 24;
+const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
+
+/** Reads protobuf wire format from one buffer; every read is bounds-checked. */
+class Reader {
+  pos = 0;
+  constructor(
+    readonly buf: Buffer,
+    readonly what: string,
+  ) {}
+
+  fail(msg: string): never {
+    throw malformed('malformed_protobuf', `invalid protobuf WriteRequest: ${msg} at byte ${this.pos}`);
+  }
+
+  /** A varint that must fit in 32 bits unsigned (tags, lengths, enums). */
+  uint32(): number {
+    const b = this.buf;
+    let result = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= b.length) this.fail('truncated varint');
+      const byte = b[this.pos++]!;
+      if (shift < 28) result |= (byte & 0x7f) << shift;
+      else if (shift === 28) result = (result >>> 0) + (byte & 0x0f) * 0x10000000;
+      // Higher bits of a longer varint: only allowed for negative int32 enums (sign extension).
+      if ((byte & 0x80) === 0) return result >>> 0;
+      shift += 7;
+    }
+    return this.fail('varint longer than 10 bytes');
+  }
+
+  /** Skips one field's value of the given wire type. */
+  skip(wire: number, end: number): void {
+    switch (wire) {
+      case 0:
+        this.uint32();
+        break;
+      case 1:
+        this.pos += 8;
+        break;
+      case 2: {
+        const len = this.uint32();
+        this.pos += len;
+        break;
+      }
+      case 5:
+        this.pos += 4;
+        break;
+      default:
+        this.fail(`unsupported wire type ${wire} (${WIRE_NAMES[wire] ?? 'unknown'})`);
+    }
+    if (this.pos > end) this.fail('field runs past the end of its message');
+  }
+
+  /** Reads a length prefix and returns the end offset of the embedded message, bounds-checked. */
+  sub(end: number): number {
+    const len = this.uint32();
+    const e = this.pos + len;
+    if (e > end) this.fail('length-delimited field runs past the end of its message');
+    return e;
+  }
+}
+
+function str(buf: Buffer, start: number, end: number, what: string): string {
+  try {
+    return utf8.decode(buf.subarray(start, end));
+  } catch {
+    throw malformed('invalid_utf8', `${what} is not valid UTF-8`);
+  }
+}
+
+/** Node's fast latin1 slice (not in @types/node): the cache key from raw bytes. */
+const latin1 = (b: Buffer, start: number, end: number): string =>
+  (b as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+// Scratch space reused across series (the decoder is synchronous).
+let labelSpans = new Int32Array(64);
+let sampleSpans = new Int32Array(256);
+
+function ensure(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  if (n <= a.length) return a;
+  const b = new Int32Array(Math.max(n, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+/** Decodes one uncompressed WriteRequest. Throws 400 (malformed) or 413 (too large) HttpErrors. */
+export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWrite {
+  const r = new Reader(buf, 'WriteRequest');
+  const end = buf.length;
+  let rows = Buffer.allocUnsafe(Math.min(opts.maxRowBytes, Math.max(ROW * 64, buf.length * 2)));
+  let rowPos = 0;
+  let seriesCount = 0;
+  const seriesToStore: SeriesEntry[] = [];
+  const metadata: MetadataRow[] = [];
+
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 0) r.fail('field number 0');
+    if (field === 1) {
+      if (wire !== 2) r.fail(`timeseries has wire type ${WIRE_NAMES[wire] ?? wire}`);
+      const tsEnd = r.sub(end);
+      seriesCount++;
+      // Pass 1: where the labels and samples are.
+      let nl = 0;
+      let ns = 0;
+      while (r.pos < tsEnd) {
+        const t = r.uint32();
+        const f = t >>> 3;
+        const w = t & 7;
+        if (f === 1 || f === 2) {
+          if (w !== 2) r.fail(`${f === 1 ? 'label' : 'sample'} has wire type ${WIRE_NAMES[w] ?? w}`);
+          const start = r.pos;
+          const e = r.sub(tsEnd);
+          if (f === 1) {
+            labelSpans = ensure(labelSpans, nl * 3 + 3);
+            labelSpans[nl * 3] = start; // the length prefix: part of the cache key
+            labelSpans[nl * 3 + 1] = r.pos;
+            labelSpans[nl * 3 + 2] = e;
+            nl++;
+          } else {
+            sampleSpans = ensure(sampleSpans, ns * 2 + 2);
+            sampleSpans[ns * 2] = r.pos;
+            sampleSpans[ns * 2 + 1] = e;
+            ns++;
+          }
+          r.pos = e;
+        } else if (f === 0) r.fail('field number 0');
+        else r.skip(w, tsEnd); // exemplars (3), native histograms (4): not stored
+      }
+      if (ns === 0) continue;
+      // Pass 2: the series, from the cache or decoded and validated once.
+      let key: string;
+      if (nl === 0) key = '';
+      else {
+        let contiguous = true;
+        // Contiguous: each label's tag byte follows the previous label's end.
+        for (let i = 1; i < nl; i++) if (labelSpans[i * 3] !== labelSpans[i * 3 - 1]! + 1) contiguous = false;
+        if (contiguous) key = latin1(buf, labelSpans[0]! - 1, labelSpans[nl * 3 - 1]!);
+        else {
+          key = '';
+          for (let i = 0; i < nl; i++) key += latin1(buf, labelSpans[i * 3]! - 1, labelSpans[i * 3 + 2]!);
+        }
+      }
+      let entry = opts.cache.get(key);
+      if (entry === undefined) {
+        entry = newSeries(buf, r, nl, opts.now);
+        opts.cache.set(key, entry);
+      }
+      if (entry.storedAt === 0) seriesToStore.push(entry);
+      else if (opts.now - entry.storedAt >= opts.refreshMs) {
+        // The labels were dropped once stored; decode them again for the refreshed row.
+        const again = newSeries(buf, r, nl, opts.now);
+        entry.names = again.names;
+        entry.values = again.values;
+        seriesToStore.push(entry);
+      }
+      // Pass 3: one row per sample, the value's 8 bytes copied verbatim.
+      const need = rowPos + ns * ROW;
+      if (need > rows.length) {
+        if (need > opts.maxRowBytes)
+          throw tooLarge(
+            'decoded_too_large',
+            `write request holds more than ${Math.floor(opts.maxRowBytes / ROW)} samples`,
+          );
+        const bigger = Buffer.allocUnsafe(Math.min(opts.maxRowBytes, Math.max(need, rows.length * 2)));
+        rows.copy(bigger, 0, 0, rowPos);
+        rows = bigger;
+      }
+      const lo = entry.lo;
+      const hi = entry.hi;
+      for (let i = 0; i < ns; i++) {
+        r.pos = sampleSpans[i * 2]!;
+        const sEnd = sampleSpans[i * 2 + 1]!;
+        let vOff = -1;
+        let tLo = 0;
+        let tHi = 0;
+        while (r.pos < sEnd) {
+          const t = r.uint32();
+          const f = t >>> 3;
+          const w = t & 7;
+          if (f === 1) {
+            if (w !== 1) r.fail(`sample value has wire type ${WIRE_NAMES[w] ?? w}`);
+            vOff = r.pos;
+            r.pos += 8;
+            if (r.pos > sEnd) r.fail('truncated sample value');
+          } else if (f === 2) {
+            if (w !== 0) r.fail(`sample timestamp has wire type ${WIRE_NAMES[w] ?? w}`);
+            // int64 varint, as two 32-bit halves.
+            tLo = 0;
+            tHi = 0;
+            let shift = 0;
+            for (let k = 0; ; k++) {
+              if (k === 10) r.fail('varint longer than 10 bytes');
+              if (r.pos >= sEnd) r.fail('truncated varint');
+              const byte = buf[r.pos++]!;
+              const bits = byte & 0x7f;
+              if (shift < 28) tLo |= bits << shift;
+              else if (shift === 28) {
+                tLo |= (bits & 0x0f) << 28;
+                tHi |= bits >>> 4;
+              } else tHi |= bits << (shift - 32);
+              if ((byte & 0x80) === 0) break;
+              shift += 7;
+            }
+          } else if (f === 0) r.fail('field number 0');
+          else r.skip(w, sEnd);
+        }
+        rows.writeUInt32LE(lo, rowPos);
+        rows.writeUInt32LE(hi, rowPos + 4);
+        rows.writeInt32LE(tLo | 0, rowPos + 8);
+        rows.writeInt32LE(tHi | 0, rowPos + 12);
+        if (vOff < 0) rows.fill(0, rowPos + 16, rowPos + 24);
+        else for (let k = 0; k < 8; k++) rows[rowPos + 16 + k] = buf[vOff + k]!;
+        rowPos += ROW;
+      }
+      r.pos = tsEnd;
+    } else if (field === 3) {
+      if (wire !== 2) r.fail(`metadata has wire type ${WIRE_NAMES[wire] ?? wire}`);
+      const mEnd = r.sub(end);
+      metadata.push(decodeMetadata(buf, r, mEnd));
+    } else if (field === 0) r.fail('field number 0');
+    else r.skip(wire, end);
+  }
+  return {
+    rows: rows.subarray(0, rowPos),
+    samples: rowPos / ROW,
+    series: seriesCount,
+    seriesToStore,
+    metadata,
+  };
+}
+
+function newSeries(buf: Buffer, r: Reader, nl: number, now: number): SeriesEntry {
+  const labels: { name: string; value: string; raw: Buffer }[] = [];
+  for (let i = 0; i < nl; i++) {
+    r.pos = labelSpans[i * 3 + 1]!;
+    const e = labelSpans[i * 3 + 2]!;
+    let name = '';
+    let value = '';
+    let rawName: Buffer = Buffer.alloc(0);
+    while (r.pos < e) {
+      const t = r.uint32();
+      const f = t >>> 3;
+      const w = t & 7;
+      if (f === 1 || f === 2) {
+        if (w !== 2) r.fail(`label ${f === 1 ? 'name' : 'value'} has wire type ${WIRE_NAMES[w] ?? w}`);
+        const se = r.sub(e);
+        if (f === 1) {
+          name = str(buf, r.pos, se, 'a label name');
+          rawName = buf.subarray(r.pos, se);
+        } else value = str(buf, r.pos, se, `the value of label ${JSON.stringify(name)}`);
+        r.pos = se;
+      } else if (f === 0) r.fail('field number 0');
+      else r.skip(w, e);
+    }
+    if (name === '') throw malformed('invalid_labels', 'a series has a label with an empty name');
+    // An empty value means "no such label" in Prometheus: not part of the label set.
+    if (value !== '') labels.push({ name, value, raw: rawName });
+  }
+  labels.sort((a, b) => Buffer.compare(a.raw, b.raw));
+  for (let i = 1; i < labels.length; i++)
+    if (labels[i]!.name === labels[i - 1]!.name)
+      throw malformed('invalid_labels', `a series has the label ${JSON.stringify(labels[i]!.name)} twice`);
+  const names = labels.map((l) => l.name);
+  const values = labels.map((l) => l.value);
+  if (!names.includes('__name__'))
+    throw malformed(
+      'invalid_labels',
+      `a series has no metric name (__name__); labels: ${JSON.stringify(Object.fromEntries(labels.map((l) => [l.name, l.value]))).slice(0, 300)}`,
+    );
+  const fp = fingerprintBytes(names, values);
+  return {
+    lo: fp.readUInt32LE(0),
+    hi: fp.readUInt32LE(4),
+    names,
+    values,
+    storedAt: 0,
+    firstSeen: now,
+  };
+}
+
+function decodeMetadata(buf: Buffer, r: Reader, end: number): MetadataRow {
+  let type = 0;
+  let family = '';
+  let help = '';
+  let unit = '';
+  while (r.pos < end) {
+    const t = r.uint32();
+    const f = t >>> 3;
+    const w = t & 7;
+    if (f === 1) {
+      if (w !== 0) r.fail(`metadata type has wire type ${WIRE_NAMES[w] ?? w}`);
+      type = r.uint32();
+    } else if (f === 2 || f === 4 || f === 5) {
+      if (w !== 2) r.fail(`metadata field ${f} has wire type ${WIRE_NAMES[w] ?? w}`);
+      const s = r.sub(end);
+      const v = str(buf, r.pos, s, f === 2 ? 'a metric family name' : f === 4 ? 'a help text' : 'a unit');
+      if (f === 2) family = v;
+      else if (f === 4) help = v;
+      else unit = v;
+      r.pos = s;
+    } else if (f === 0) r.fail('field number 0');
+    else r.skip(w, end);
+  }
+  if (family === '') throw malformed('invalid_labels', 'a metadata entry has no metric family name');
+  return { family, type: METRIC_TYPES[type] ?? 'unknown', help, unit };
+}

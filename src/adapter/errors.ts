@@ -1,0 +1,84 @@
+import { HttpError } from '../lib/errors.ts';
+
+/**
+ * The adapter's error catalogue. 4xx means "this payload will never be stored" (Prometheus drops it);
+ * 5xx means "try again" (Prometheus retries). A storage problem must never become a 4xx.
+ */
+export type RejectReason =
+  | 'malformed_snappy'
+  | 'malformed_protobuf'
+  | 'invalid_labels'
+  | 'invalid_utf8'
+  | 'body_too_large'
+  | 'decoded_too_large'
+  | 'unsupported_encoding';
+
+export const malformed = (code: RejectReason, message: string, cause?: unknown): HttpError =>
+  new HttpError(400, code, message, cause === undefined ? {} : { cause });
+
+export const tooLarge = (code: 'body_too_large' | 'decoded_too_large', message: string): HttpError =>
+  new HttpError(413, code, message);
+
+/** Why ClickHouse could not take the data; every one is a 503 with Retry-After. */
+export type StorageReason =
+  | 'clickhouse_unreachable'
+  | 'clickhouse_timeout'
+  | 'clickhouse_read_only'
+  | 'clickhouse_too_many_parts'
+  | 'clickhouse_memory'
+  | 'clickhouse_error'
+  | 'memory_bound'
+  | 'shutting_down'
+  | 'not_migrated';
+
+export class StorageError extends HttpError {
+  readonly reason: StorageReason;
+  constructor(reason: StorageReason, message: string, opts: { cause?: unknown; retryAfterMs?: number } = {}) {
+    super(503, reason, message, {
+      retryAfter: Math.max(1, Math.ceil((opts.retryAfterMs ?? 1000) / 1000)),
+      ...(opts.cause === undefined ? {} : { cause: opts.cause }),
+    });
+    this.name = 'StorageError';
+    this.reason = reason;
+  }
+}
+
+/** An error answer from ClickHouse (`Code: N, e.displayText() = …`), with its numeric code. */
+export class ClickHouseError extends Error {
+  readonly code: number;
+  readonly httpStatus: number;
+  constructor(code: number, httpStatus: number, message: string) {
+    super(message);
+    this.name = 'ClickHouseError';
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** ClickHouse error codes that mean "the server cannot take writes right now". */
+const CH_CODES: Record<number, StorageReason> = {
+  164: 'clickhouse_read_only', // READONLY
+  242: 'clickhouse_read_only', // TABLE_IS_READ_ONLY
+  252: 'clickhouse_too_many_parts', // TOO_MANY_PARTS
+  241: 'clickhouse_memory', // MEMORY_LIMIT_EXCEEDED
+  173: 'clickhouse_memory', // CANNOT_ALLOCATE_MEMORY
+  159: 'clickhouse_timeout', // TIMEOUT_EXCEEDED
+  209: 'clickhouse_timeout', // SOCKET_TIMEOUT
+  210: 'clickhouse_unreachable', // NETWORK_ERROR
+};
+
+/** Maps any failure of a ClickHouse call to the 503 that tells Prometheus to retry. */
+export function storageError(err: unknown, retryAfterMs: number): StorageError {
+  if (err instanceof StorageError) return err;
+  if (err instanceof ClickHouseError) {
+    const reason = CH_CODES[err.code] ?? 'clickhouse_error';
+    return new StorageError(reason, `ClickHouse: ${err.message}`, { cause: err, retryAfterMs });
+  }
+  const e = err as NodeJS.ErrnoException;
+  const timeout = e?.name === 'TimeoutError' || e?.code === 'ETIMEDOUT' || e?.code === 'ESOCKETTIMEDOUT';
+  return new StorageError(
+    timeout ? 'clickhouse_timeout' : 'clickhouse_unreachable',
+    `ClickHouse unreachable: ${e?.message ?? String(err)}`,
+    { cause: err, retryAfterMs },
+  );
+}

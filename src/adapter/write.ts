@@ -1,0 +1,134 @@
+import snappy from 'snappy';
+import { HttpError } from '../lib/errors.ts';
+import type { Handler, Reply } from '../lib/http.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Batcher } from './batcher.ts';
+import type { Budget } from './budget.ts';
+import { type DecodedWrite, decodeWriteRequest, type SeriesCache } from './decode.ts';
+import { malformed, StorageError, storageError, tooLarge } from './errors.ts';
+import type { AdapterMetrics } from './metrics.ts';
+import type { WriteChunk } from './store.ts';
+
+export interface WriteDeps {
+  batcher: Batcher<WriteChunk>;
+  budget: Budget;
+  cache: SeriesCache;
+  metrics: AdapterMetrics;
+  logger: Logger;
+  /** Largest uncompressed body. */
+  maxDecodedBytes: number;
+  retryAfterMs: number;
+  seriesRefreshMs: number;
+  /** False until the schema is in place (503 meanwhile). */
+  isMigrated: () => boolean;
+  now?: () => number;
+}
+
+/**
+ * The snappy block format starts with the uncompressed length as a varint: read it before allocating,
+ * so a body that claims gigabytes costs nothing.
+ */
+export function snappyDeclaredLength(buf: Buffer): number {
+  let result = 0;
+  for (let i = 0, shift = 0; i < 5; i++, shift += 7) {
+    if (i >= buf.length) throw malformed('malformed_snappy', 'snappy body is truncated (no length header)');
+    const b = buf[i]!;
+    result += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return result;
+  }
+  throw malformed('malformed_snappy', 'snappy length header is longer than 5 bytes');
+}
+
+/** Per row: the 24 bytes of RowBinary, plus the decoded copy while decoding. */
+const ROW = 24;
+
+/** POST /write: remote write 1.0 (snappy block + protobuf WriteRequest). 204 only once stored. */
+export function createWriteHandler(deps: WriteDeps): Handler {
+  const { metrics, budget } = deps;
+  const now = deps.now ?? Date.now;
+  const reject = (err: HttpError, samples = 0): never => {
+    metrics.rejected.inc({ reason: err.code, code: String(err.status) });
+    metrics.requests.inc({ outcome: err.status >= 500 ? 'failed' : 'rejected' });
+    if (err.status >= 500 && samples > 0) metrics.samplesRejected.inc({ reason: err.code }, samples);
+    throw err;
+  };
+
+  return async (req): Promise<Reply> => {
+    const enc = req.headers['content-encoding'];
+    if (enc !== undefined && enc !== '' && enc.toLowerCase() !== 'snappy')
+      reject(
+        new HttpError(415, 'unsupported_encoding', `content-encoding ${JSON.stringify(enc)}: only snappy`),
+      );
+    if (!deps.isMigrated())
+      reject(
+        new StorageError('not_migrated', 'the ClickHouse schema is not ready yet', {
+          retryAfterMs: deps.retryAfterMs,
+        }),
+      );
+    const body = req.body;
+    if (body.length === 0) reject(malformed('malformed_snappy', 'empty body: expected a snappy block'));
+    const declared = snappyDeclaredLength(body);
+    if (declared > deps.maxDecodedBytes)
+      reject(
+        tooLarge(
+          'decoded_too_large',
+          `uncompressed body of ${declared} bytes exceeds the limit of ${deps.maxDecodedBytes} bytes`,
+        ),
+      );
+    // Held until the answer: the body, its uncompressed copy while decoding, then the rows.
+    let held = body.length + declared;
+    if (!budget.tryAcquire(held))
+      reject(
+        new StorageError(
+          'memory_bound',
+          `the adapter holds ${budget.used} bytes of unstored writes (limit ${budget.limit}); retry later`,
+          { retryAfterMs: deps.retryAfterMs },
+        ),
+      );
+    let decoded: DecodedWrite | undefined;
+    try {
+      let raw: Buffer = Buffer.alloc(0);
+      try {
+        raw = (await snappy.uncompress(body, { asBuffer: true })) as Buffer;
+      } catch (err) {
+        reject(malformed('malformed_snappy', `invalid snappy block: ${(err as Error).message}`, err));
+      }
+      if (raw.length !== declared)
+        reject(malformed('malformed_snappy', 'snappy block length does not match its header'));
+      try {
+        decoded = decodeWriteRequest(raw, {
+          cache: deps.cache,
+          now: now(),
+          refreshMs: deps.seriesRefreshMs,
+          maxRowBytes: Math.max(deps.maxDecodedBytes * 2, ROW * 1024),
+        });
+      } catch (err) {
+        if (err instanceof HttpError) reject(err);
+        throw err;
+      }
+      metrics.samplesReceived.inc(decoded.samples);
+      metrics.seriesCache.set(deps.cache.size);
+      const rowsBytes = decoded.rows.length;
+      budget.release(held - rowsBytes);
+      held = rowsBytes;
+      if (decoded.samples === 0 && decoded.metadata.length === 0 && decoded.seriesToStore.length === 0) {
+        metrics.requests.inc({ outcome: 'stored' });
+        return { status: 204 };
+      }
+      try {
+        await deps.batcher.submit({
+          rowsBuf: decoded.rows,
+          rows: decoded.samples,
+          series: decoded.seriesToStore,
+          metadata: decoded.metadata,
+        });
+      } catch (err) {
+        reject(storageError(err, deps.retryAfterMs), decoded.samples);
+      }
+      metrics.requests.inc({ outcome: 'stored' });
+      return { status: 204 };
+    } finally {
+      budget.release(held);
+    }
+  };
+}
