@@ -41,6 +41,18 @@ export class Affinity {
     return i;
   }
 
+  /** Puts `server` on the room's list (at the end) without counting a join. */
+  place(room: string, server: string, nowMs: number): void {
+    let p = this.rooms.get(room);
+    if (!p) {
+      p = { servers: [], counts: [], lastMs: nowMs };
+      this.rooms.set(room, p);
+    }
+    if (p.servers.includes(server)) return;
+    p.servers.push(server);
+    p.counts.push(0);
+  }
+
   /** Removes a server from a room (it went away); the room moves on the next join. */
   drop(room: string, server: string): void {
     const p = this.rooms.get(room);

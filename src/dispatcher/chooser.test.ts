@@ -13,7 +13,12 @@ function fleet(n: number, over: Parameters<typeof server>[1] = {}) {
 
 describe('Chooser', () => {
   it('spreads a burst of new rooms thanks to the ledger', () => {
-    const c = new Chooser(policy());
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const c = new Chooser(policy(), { random });
     c.setSnapshot(snapshotOf(fleet(10), T), T);
     const counts = new Map<string, number>();
     for (let i = 0; i < 200; i++) {
@@ -22,7 +27,8 @@ describe('Chooser', () => {
       counts.set(a.server!.id, (counts.get(a.server!.id) ?? 0) + 1);
     }
     assert.equal(counts.size, 10);
-    assert.ok(Math.max(...counts.values()) <= 21, JSON.stringify([...counts]));
+    // Near-equal means within spread.epsilon of the best: 0.05 of the score is 4.5 participants here.
+    assert.ok(Math.max(...counts.values()) - Math.min(...counts.values()) <= 6, JSON.stringify([...counts]));
     assert.equal(c.ledger.size, 200);
   });
 

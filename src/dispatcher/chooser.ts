@@ -44,6 +44,8 @@ export interface Answer {
   readonly excludedCounts: Readonly<Record<string, number>>;
   readonly roomServers: readonly string[];
   readonly spilled: boolean;
+  /** Index of the room's server list the chosen server was just added at; -1 when it was already there. */
+  readonly newSlot: number;
   /** Age of the snapshot the answer came from (ms). */
   readonly dataAgeMs: number;
   readonly blind: boolean;
@@ -233,6 +235,22 @@ export class Chooser {
     }
   }
 
+  /**
+   * Takes back a join recorded at `atMs` (another replica had already placed the room elsewhere) and
+   * places the room's slot on `owner` instead.
+   */
+  yieldSlot(room: string, mine: string, owner: string, atMs: number): void {
+    this.ledger.remove(mine, atMs);
+    this.affinity.drop(room, mine);
+    this.affinity.place(room, owner, atMs);
+    const i = this.idx.get(mine);
+    if (i === undefined) return;
+    const a = this.assessments[i]!;
+    this.key[i] = scoreWith(a, this.policy, a.server.participants + this.ledger.pending(mine));
+    this.global.update(i);
+    this.regions.get(a.server.region)?.update(i);
+  }
+
   /** True when server `i` could take one more member of an existing room. */
   private roomAdmits(i: number, roomCount: number, why: string[]): boolean {
     const a = this.assessments[i]!;
@@ -259,11 +277,11 @@ export class Chooser {
     const p = this.policy;
     const reasons: string[] = [];
     const blindFor = this.blindForMs(nowMs);
-    if (blindFor !== null && blindFor > p.blindMaxAgeMs)
+    if (blindFor !== null && nowMs - this.snapshot.takenAtMs > p.blindMaxAgeMs)
       return this.none(
         req,
         nowMs,
-        `monitoring has been unreachable for ${(blindFor / 1000).toFixed(0)}s, past blind.max-age (${p.blindMaxAgeMs / 1000}s): no data to choose from`,
+        `monitoring has been unreachable for ${(blindFor / 1000).toFixed(0)}s and the last good snapshot is older than blind.max-age (${p.blindMaxAgeMs / 1000}s): no data to choose from`,
         reasons,
         [],
       );
@@ -367,7 +385,10 @@ export class Chooser {
       pull(heap);
     }
     const id = this.assessments[chosen]!.server.id;
+    const before = place?.servers.length ?? 0;
+    const slot = this.affinity.get(req.room, nowMs)?.servers.indexOf(id) ?? -1;
     this.record(id, req.room, nowMs);
+    const newSlot = slot >= 0 ? -1 : before;
     const candidates: CandidateView[] = [];
     for (const i of top) {
       if (candidates.length >= p.explainCandidates) break;
@@ -385,6 +406,7 @@ export class Chooser {
       excludedCounts: this.excludedCounts,
       roomServers: this.affinity.get(req.room, nowMs)?.servers ?? [id],
       spilled,
+      newSlot,
       dataAgeMs,
       blind: blindFor !== null,
       blindForMs: blindFor,
@@ -413,6 +435,7 @@ export class Chooser {
       excludedCounts: this.excludedCounts,
       roomServers: [...room],
       spilled: false,
+      newSlot: -1,
       dataAgeMs: nowMs - this.snapshot.takenAtMs,
       blind: blindFor !== null,
       blindForMs: blindFor,

@@ -25,6 +25,18 @@ export class Ledger {
     this.total++;
   }
 
+  /** Removes one entry of `server` made at `atMs` (a decision taken back). */
+  remove(server: string, atMs: number): boolean {
+    const e = this.q.get(server);
+    if (!e) return false;
+    const i = e.times.lastIndexOf(atMs);
+    if (i < e.head) return false;
+    e.times.splice(i, 1);
+    this.total--;
+    if (e.times.length === e.head) this.q.delete(server);
+    return true;
+  }
+
   pending(server: string): number {
     const e = this.q.get(server);
     return e ? e.times.length - e.head : 0;

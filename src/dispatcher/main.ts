@@ -1,0 +1,91 @@
+import { usage } from '../lib/config.ts';
+import { closeOnSignals, createRegistry, serve } from '../lib/http.ts';
+import { createLogger, type LogLevel } from '../lib/logger.ts';
+import { createDispatcherApp } from './app.ts';
+import { Chooser } from './chooser.ts';
+import { loadDispatcherConfig, spec } from './config.ts';
+import { createDispatcherMetrics } from './metrics.ts';
+import { createPrometheusApi } from './prometheus-api.ts';
+import { createRefresher } from './refresher.ts';
+import { createRedisStore, memoryStore, type SharedStore } from './store.ts';
+
+/** `rtcmon dispatcher`: config → snapshot refresher + chooser (+ Redis) → HTTP API → graceful shutdown. */
+export async function main(argv: string[]): Promise<void> {
+  if (argv.includes('--help')) {
+    process.stdout.write(usage('dispatcher', spec));
+    return;
+  }
+  const { cfg, policy } = loadDispatcherConfig(argv);
+  const logger = createLogger({ level: cfg.logLevel as LogLevel, role: 'dispatcher' });
+  const clock = Date.now;
+  const chooser = new Chooser(policy);
+  const registry = createRegistry();
+  const metrics = createDispatcherMetrics(registry, chooser, clock);
+
+  const store: SharedStore = cfg.redisUrl
+    ? createRedisStore({
+        url: cfg.redisUrl,
+        prefix: cfg.redisPrefix,
+        roomTtlMs: policy.roomTtlMs,
+        logger: logger.child({ module: 'redis' }),
+      })
+    : memoryStore;
+  if (store.shared) {
+    await store.subscribe({
+      onAssign: (server, room, at) => chooser.record(server, room, at),
+      onDrain: (server, drained) => chooser.setDrained(server, drained, clock()),
+    });
+  }
+  const syncDrains = async () => {
+    if (!store.shared) return;
+    try {
+      const shared = new Set(await store.drained());
+      for (const id of shared) chooser.setDrained(id, true, clock());
+      for (const id of chooser.drainedServers()) if (!shared.has(id)) chooser.setDrained(id, false, clock());
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'reading drains from redis failed');
+    }
+  };
+  await syncDrains();
+
+  const refresher = createRefresher({
+    chooser,
+    prometheus: createPrometheusApi(cfg.prometheusUrl),
+    rateWindow: cfg.rateWindow,
+    intervalMs: cfg.refreshInterval,
+    timeoutMs: Math.min(cfg.prometheusTimeout, Math.max(500, cfg.refreshInterval)),
+    forgetAfterMs: policy.forgetAfterMs,
+    logger: logger.child({ module: 'refresher' }),
+    clock,
+    onRefresh: (o) => {
+      metrics.refresh(o);
+      void syncDrains();
+    },
+  });
+  refresher.start();
+
+  const app = createDispatcherApp({
+    chooser,
+    store,
+    metrics,
+    logger: logger.child({ module: 'api' }),
+    apiToken: cfg.apiToken,
+    clock,
+  });
+  const served = await serve({
+    app,
+    listen: cfg.listen,
+    logger,
+    registry,
+    ready: () => refresher.loaded,
+    onShutdown: async () => {
+      await refresher.stop();
+      await store.close();
+    },
+  });
+  logger.info(
+    { prometheus: cfg.prometheusUrl, redis: cfg.redisUrl || null, url: served.url },
+    'dispatcher started',
+  );
+  closeOnSignals(served.close, logger);
+}

@@ -1,0 +1,152 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Answer, Chooser } from './chooser.ts';
+import type { RefreshOutcome } from './refresher.ts';
+import type { ExclusionCode } from './score.ts';
+
+const REASONS: readonly ExclusionCode[] = [
+  'gone',
+  'target_down',
+  'rtc_down',
+  'shutting_down',
+  'draining',
+  'drained',
+  'stale',
+  'no_capacity',
+  'cpu',
+  'memory',
+  'egress',
+  'loss',
+  'join_failures',
+  'full',
+];
+
+export interface DispatcherMetrics {
+  decision(a: Answer, seconds: number): void;
+  refresh(o: RefreshOutcome): void;
+  claimConflict(): void;
+}
+
+/** The dispatcher's own series: decisions, decision latency, exclusions, ledger, snapshot age, blind mode. */
+export function createDispatcherMetrics(
+  registry: Registry,
+  chooser: Chooser,
+  clock: () => number,
+): DispatcherMetrics {
+  const registers = [registry];
+  const decisions = new Counter({
+    name: 'rtcmon_dispatcher_decisions_total',
+    help: 'Allocate decisions, by result (allocated, no_server), how the server was found (affinity, new_room, spill) and blind mode.',
+    labelNames: ['result', 'via', 'blind'],
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'rtcmon_dispatcher_decision_duration_seconds',
+    help: 'Time to take one allocate decision in memory (without HTTP and Redis).',
+    buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3],
+    registers,
+  });
+  const refreshes = new Counter({
+    name: 'rtcmon_dispatcher_snapshot_refreshes_total',
+    help: 'Fleet snapshot refreshes, by result (ok, failed).',
+    labelNames: ['result'],
+    registers,
+  });
+  const refreshDuration = new Histogram({
+    name: 'rtcmon_dispatcher_snapshot_refresh_duration_seconds',
+    help: 'Time to query Prometheus and rebuild the fleet snapshot.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const conflicts = new Counter({
+    name: 'rtcmon_dispatcher_room_claim_conflicts_total',
+    help: 'Room placements taken back because another replica had placed the room first (Redis).',
+    registers,
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_excluded_servers',
+    help: 'Servers taking no new room, by reason.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      const ex = chooser.stats().excluded;
+      for (const r of REASONS) this.set({ reason: r }, ex[r] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_servers',
+    help: 'Servers in the snapshot (known) and those able to take a new room (admissible).',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const s = chooser.stats();
+      this.set({ status: 'known' }, s.servers);
+      this.set({ status: 'admissible' }, s.admissible);
+    },
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_ledger_entries',
+    help: 'Assignments not yet visible in the metrics.',
+    registers,
+    collect() {
+      this.set(chooser.stats().ledger);
+    },
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_rooms',
+    help: 'Rooms with an affinity.',
+    registers,
+    collect() {
+      this.set(chooser.stats().rooms);
+    },
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_snapshot_age_seconds',
+    help: 'Age of the fleet snapshot answers come from.',
+    registers,
+    collect() {
+      const t = chooser.current.takenAtMs;
+      this.set(t > 0 ? (clock() - t) / 1000 : Number.NaN);
+    },
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_blind',
+    help: '1 while Prometheus is unreachable and answers come from the last good snapshot.',
+    registers,
+    collect() {
+      this.set(chooser.blind ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'rtcmon_dispatcher_blind_seconds',
+    help: 'How long the dispatcher has been in blind mode (0 when not).',
+    registers,
+    collect() {
+      this.set((chooser.blindForMs(clock()) ?? 0) / 1000);
+    },
+  });
+  const via = (a: Answer) =>
+    !a.ok
+      ? 'none'
+      : a.spilled
+        ? 'spill'
+        : a.reasons[0]?.startsWith('room affinity')
+          ? 'affinity'
+          : 'new_room';
+  return {
+    decision(a, seconds) {
+      decisions.inc({
+        result: a.ok ? 'allocated' : 'no_server',
+        via: via(a),
+        blind: a.blind ? 'true' : 'false',
+      });
+      latency.observe(seconds);
+    },
+    refresh(o) {
+      refreshes.inc({ result: o.ok ? 'ok' : 'failed' });
+      refreshDuration.observe(o.durationMs / 1000);
+    },
+    claimConflict() {
+      conflicts.inc();
+    },
+  };
+}

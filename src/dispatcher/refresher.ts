@@ -1,0 +1,119 @@
+import type { Logger } from '../lib/logger.ts';
+import type { Chooser } from './chooser.ts';
+import type { PrometheusApi } from './prometheus-api.ts';
+import { buildSnapshot, type QueryName, type QueryResults, queries } from './snapshot.ts';
+
+export interface RefreshOutcome {
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly servers: number;
+  readonly error?: string;
+}
+
+export interface Refresher {
+  /** One refresh: query, join, hand the snapshot to the chooser (or enter blind mode). */
+  refresh(): Promise<RefreshOutcome>;
+  start(): void;
+  stop(): Promise<void>;
+  /** True once a snapshot was loaded. */
+  readonly loaded: boolean;
+}
+
+/**
+ * Refreshes the fleet snapshot every `intervalMs` from instant queries. When Prometheus cannot be
+ * reached, or answers with no target at all while servers were known (a Prometheus that lost its data),
+ * the chooser keeps the last good snapshot in blind mode.
+ */
+export function createRefresher(deps: {
+  chooser: Chooser;
+  prometheus: PrometheusApi;
+  rateWindow: string;
+  intervalMs: number;
+  timeoutMs: number;
+  forgetAfterMs: number;
+  logger: Logger;
+  clock?: () => number;
+  onRefresh?: (o: RefreshOutcome) => void;
+}): Refresher {
+  const { chooser, prometheus, logger } = deps;
+  const clock = deps.clock ?? Date.now;
+  const qs = Object.entries(queries(deps.rateWindow)) as [QueryName, string][];
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<RefreshOutcome> | undefined;
+  let stopped = false;
+  let loaded = false;
+  let failingSince: number | undefined;
+
+  const once = async (): Promise<RefreshOutcome> => {
+    const t0 = clock();
+    const started = performance.now();
+    const signal = AbortSignal.timeout(deps.timeoutMs);
+    try {
+      const answers = await Promise.all(qs.map(([, q]) => prometheus.query(q, signal)));
+      const results: QueryResults = {};
+      qs.forEach(([name], i) => {
+        results[name] = answers[i]!;
+      });
+      const prev = chooser.current;
+      if ((results.up?.length ?? 0) === 0 && prev.servers.some((s) => s.present))
+        throw new Error('Prometheus answered with no scrape target at all (restarted without its data?)');
+      const snap = buildSnapshot(results, t0, prev, deps.forgetAfterMs);
+      chooser.setSnapshot(snap, clock());
+      if (failingSince !== undefined)
+        logger.info({ blindForMs: t0 - failingSince }, 'Prometheus is back: leaving blind mode');
+      failingSince = undefined;
+      loaded = true;
+      return { ok: true, durationMs: performance.now() - started, servers: snap.servers.length };
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (failingSince === undefined) {
+        failingSince = t0;
+        logger.warn(
+          { err: msg },
+          'fleet snapshot refresh failed: blind mode, answering from the last good snapshot',
+        );
+      }
+      chooser.setBlind(failingSince, clock());
+      return {
+        ok: false,
+        durationMs: performance.now() - started,
+        servers: chooser.current.servers.length,
+        error: msg,
+      };
+    }
+  };
+
+  const refresh = (): Promise<RefreshOutcome> => {
+    running ??= once()
+      .then((o) => {
+        deps.onRefresh?.(o);
+        return o;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
+  const loop = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      refresh().then(loop, loop);
+    }, deps.intervalMs);
+  };
+
+  return {
+    refresh,
+    start() {
+      refresh().then(loop, loop);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => {});
+    },
+    get loaded() {
+      return loaded;
+    },
+  };
+}

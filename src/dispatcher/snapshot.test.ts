@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildSnapshot, hostOf, type QueryResults, type VectorSample } from './snapshot.ts';
+
+const v = (metric: Record<string, string>, value: number | string, t = 1000): VectorSample => ({
+  metric,
+  value: [t, String(value)],
+});
+
+describe('buildSnapshot', () => {
+  const results: QueryResults = {
+    info: [
+      v(
+        {
+          __name__: 'rtc_server_info',
+          server: 'a',
+          eip: '203.0.113.1',
+          port: '7000',
+          region: 'eu',
+          zone: 'z1',
+          host: 'm1',
+          version: '1',
+          instance: '10.0.0.1:9464',
+          job: 'rtc',
+        },
+        1,
+      ),
+      v(
+        {
+          __name__: 'rtc_server_info',
+          server: 'b',
+          eip: '203.0.113.2',
+          port: '7001',
+          instance: '10.0.0.2:9464',
+        },
+        1,
+      ),
+    ],
+    up: [v({ instance: '10.0.0.1:9464' }, 1), v({ instance: '10.0.0.2:9464' }, 0)],
+    rtcUp: [v({ server: 'a' }, 1), v({ server: 'b' }, 1)],
+    sampleTime: [v({ server: 'a' }, 999.5), v({ server: 'b' }, 990)],
+    state: [v({ server: 'a', state: 'serving' }, 1), v({ server: 'b', state: 'draining' }, 1)],
+    capacity: [v({ server: 'a' }, 100), v({ server: 'b' }, 50)],
+    participants: [v({ server: 'a' }, 10), v({ server: 'b' }, 'NaN')],
+    rtpEgress: [v({ server: 'a' }, 1000), v({ server: 'b' }, 2000)],
+    loss: [v({ server: 'a' }, 0.01)],
+    joinFailures: [v({ server: 'a' }, 'NaN')],
+    cpu: [v({ instance: 'x:9100', host: 'm1' }, 0.25), v({ instance: '10.0.0.2:9100' }, 0.5)],
+    nodeTx: [v({ instance: 'y:9100', host: 'm1' }, 125_000_000)],
+    nicSpeed: [v({ instance: 'y:9100', host: 'm1' }, 1_250_000_000)],
+  };
+
+  it('joins rtc_* by server and node_exporter by host label or instance host', () => {
+    const s = buildSnapshot(results, 1_000_000);
+    const a = s.byId.get('a')!;
+    assert.equal(a.eip, '203.0.113.1');
+    assert.equal(a.port, 7000);
+    assert.equal(a.targetUp, true);
+    assert.equal(a.capacity, 100);
+    assert.equal(a.participants, 10);
+    assert.equal(a.cpu, 0.25);
+    assert.equal(a.egressBps, 1e9, 'host egress wins over RTP egress');
+    assert.equal(a.nicBps, 1e10);
+    assert.equal(a.loss, 0.01);
+    assert.equal(a.joinFailureRatio, undefined, '0/0 is no data');
+    assert.equal(a.sampleTimeMs, 999_500);
+    const b = s.byId.get('b')!;
+    assert.equal(b.host, '10.0.0.2');
+    assert.equal(b.cpu, 0.5);
+    assert.equal(b.targetUp, false);
+    assert.equal(b.state, 'draining');
+    assert.equal(b.participants, 0);
+    assert.equal(b.egressBps, 16000);
+  });
+
+  it('keeps vanished servers as not present until forgotten', () => {
+    const first = buildSnapshot(results, 1_000_000);
+    const second = buildSnapshot({ ...results, info: results.info!.slice(0, 1) }, 1_010_000, first, 60_000);
+    assert.equal(second.byId.get('b')?.present, false);
+    const third = buildSnapshot({ ...results, info: results.info!.slice(0, 1) }, 1_100_000, second, 60_000);
+    assert.equal(third.byId.has('b'), false);
+  });
+
+  it('hostOf strips ports', () => {
+    assert.equal(hostOf('10.0.0.1:9100'), '10.0.0.1');
+    assert.equal(hostOf('[::1]:9100'), '::1');
+    assert.equal(hostOf('node-a'), 'node-a');
+  });
+});
