@@ -26,7 +26,14 @@ import { estimateMos } from './mos.ts';
 import type { HistogramSample, ScalarSample, ServerInfo, ServerSnapshot } from './snapshot.ts';
 
 export * from './catalogue.ts';
-export { type ExpositionFormat, negotiateFormat, renderExposition } from './exposition.ts';
+export {
+  CONTENT_TYPES,
+  type ExpositionFormat,
+  formatValue,
+  negotiateFormat,
+  type PromClientMetric,
+  renderExposition,
+} from './exposition.ts';
 export { estimateMos } from './mos.ts';
 export { type MetricsServer, serveMetrics } from './serve.ts';
 export type * from './snapshot.ts';

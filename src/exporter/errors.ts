@@ -1,0 +1,31 @@
+/** The exporter's error catalogue: every 4xx the push endpoint answers, with a stable code. */
+import { HttpError } from '../lib/errors.ts';
+
+export const pushErrors = {
+  unauthorized: () => new HttpError(401, 'unauthorized', 'missing or wrong bearer token'),
+  invalidJson: (detail: string) => new HttpError(400, 'invalid_json', `body is not valid JSON: ${detail}`),
+  invalidBody: (path: string, detail: string) => new HttpError(400, 'invalid_body', `${path}: ${detail}`),
+  unknownMetric: (path: string, name: string) =>
+    new HttpError(400, 'unknown_metric', `${path}: unknown metric ${JSON.stringify(name.slice(0, 100))}`),
+  wrongType: (path: string, expected: string) =>
+    new HttpError(400, 'wrong_type', `${path}: expected ${expected}`),
+  negativeValue: (path: string) => new HttpError(400, 'negative_value', `${path}: must not be negative`),
+  badLabels: (path: string, detail: string) => new HttpError(400, 'bad_labels', `${path}: ${detail}`),
+  tooManySeries: (path: string, limit: number) =>
+    new HttpError(400, 'too_many_series', `${path}: more than ${limit} series`),
+  counterBackwards: (path: string, before: number, now: number) =>
+    new HttpError(
+      409,
+      'counter_backwards',
+      `${path}: counter went backwards (${before} → ${now}); send a new started_at after a restart`,
+    ),
+  tooManyServers: (limit: number) =>
+    new HttpError(
+      429,
+      'too_many_servers',
+      `the exporter already tracks ${limit} pushing servers (--push.max-servers)`,
+      {
+        retryAfter: 60,
+      },
+    ),
+};
