@@ -94,7 +94,11 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
         });
     }
     if (queue.length > 0) arm();
-    else if (active === 0) drained?.();
+    else {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (active === 0) drained?.();
+    }
   };
 
   return {

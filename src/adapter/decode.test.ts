@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { HttpError } from '../lib/errors.ts';
+import { decodeWriteRequest, SeriesCache } from './decode.ts';
+import { fingerprint } from './fingerprint.ts';
+import { TO_OBJECT, WriteRequest } from './prompb.ts';
+
+const opts = () => ({
+  cache: new SeriesCache(10_000),
+  now: 1_000,
+  refreshMs: 3_600_000,
+  maxRowBytes: 1 << 26,
+});
+
+const bitsToDouble = (bits: bigint): number => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(bits);
+  return b.readDoubleLE(0);
+};
+
+interface Row {
+  fp: bigint;
+  ts: bigint;
+  bits: bigint;
+}
+const rowsOf = (buf: Buffer): Row[] => {
+  const out: Row[] = [];
+  for (let p = 0; p < buf.length; p += 24)
+    out.push({
+      fp: buf.readBigUInt64LE(p),
+      ts: buf.readBigInt64LE(p + 8),
+      bits: buf.readBigUInt64LE(p + 16),
+    });
+  return out;
+};
+
+const encode = (msg: object): Buffer =>
+  Buffer.from(WriteRequest.encode(WriteRequest.fromObject(msg)).finish());
+
+describe('decodeWriteRequest', () => {
+  it('keeps every value bit, the stale marker NaN included, and int64 timestamps', () => {
+    const values = [0x7ff0000000000002n, 0x7ff8000000000001n, 0xfff0000000000000n, 0x8000000000000000n, 1n];
+    const msg = {
+      timeseries: [
+        {
+          labels: [
+            { name: '__name__', value: 'up' },
+            { name: 'job', value: 'a' },
+          ],
+          samples: values.map((v, i) => ({
+            value: bitsToDouble(v),
+            timestamp: String(-5n + BigInt(i) * 2n ** 40n),
+          })),
+        },
+      ],
+    };
+    const d = decodeWriteRequest(encode(msg), opts());
+    const rows = rowsOf(d.rows);
+    assert.equal(d.samples, values.length);
+    assert.deepEqual(
+      rows.map((r) => r.bits),
+      values,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.ts),
+      values.map((_, i) => -5n + BigInt(i) * 2n ** 40n),
+    );
+    assert.ok(rows.every((r) => r.fp === fingerprint(['__name__', 'job'], ['up', 'a'])));
+    assert.equal(d.seriesToStore.length, 1);
+    assert.deepEqual(d.seriesToStore[0]!.names, ['__name__', 'job']);
+  });
+
+  it('agrees with protobufjs on random well-formed requests', () => {
+    const label = fc.record({
+      name: fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,12}$/),
+      value: fc.string({ minLength: 1, maxLength: 20, unit: 'binary' }),
+    });
+    const series = fc.record({
+      labels: fc.uniqueArray(label, { selector: (l) => l.name, maxLength: 8 }),
+      samples: fc.array(
+        fc.record({
+          bits: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          ts: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        }),
+        { minLength: 1, maxLength: 5 },
+      ),
+      name: fc.string({ minLength: 1, maxLength: 10 }),
+    });
+    fc.assert(
+      fc.property(fc.array(series, { maxLength: 10 }), (list) => {
+        const msg = {
+          timeseries: list.map((s) => ({
+            labels: [{ name: '__name__', value: s.name }, ...s.labels.filter((l) => l.name !== '__name__')],
+            samples: s.samples.map((x) => ({ value: bitsToDouble(x.bits), timestamp: String(x.ts) })),
+          })),
+        };
+        const buf = encode(msg);
+        const d = decodeWriteRequest(buf, opts());
+        const ref = WriteRequest.toObject(WriteRequest.decode(buf), { ...TO_OBJECT, longs: String }) as {
+          timeseries: { labels: { name: string; value: string }[]; samples: { timestamp: string }[] }[];
+        };
+        const expected: Row[] = [];
+        ref.timeseries.forEach((ts, i) => {
+          const labels = [...ts.labels].sort((a, b) =>
+            Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
+          );
+          const fp = fingerprint(
+            labels.map((l) => l.name),
+            labels.map((l) => l.value),
+          );
+          ts.samples.forEach((s, j) => {
+            const b = Buffer.alloc(8);
+            b.writeBigUInt64LE(list[i]!.samples[j]!.bits);
+            expected.push({ fp, ts: BigInt(s.timestamp), bits: b.readBigUInt64LE(0) });
+          });
+        });
+        assert.deepEqual(rowsOf(d.rows), expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('caches a series: the second request has nothing to store and the same fingerprint', () => {
+    const o = opts();
+    const msg = {
+      timeseries: [{ labels: [{ name: '__name__', value: 'x' }], samples: [{ value: 1, timestamp: 1 }] }],
+    };
+    const a = decodeWriteRequest(encode(msg), o);
+    a.seriesToStore[0]!.storedAt = 1_000;
+    const b = decodeWriteRequest(encode(msg), o);
+    assert.equal(b.seriesToStore.length, 0);
+    assert.deepEqual(rowsOf(a.rows)[0]!.fp, rowsOf(b.rows)[0]!.fp);
+    // Past the refresh interval the row is written again, with its labels decoded again.
+    const c = decodeWriteRequest(encode(msg), { ...o, now: 1_000 + 3_600_000 });
+    assert.deepEqual(c.seriesToStore[0]!.names, ['__name__']);
+  });
+
+  it('keeps metadata-only requests and drops empty-valued labels', () => {
+    const d = decodeWriteRequest(
+      encode({
+        timeseries: [
+          {
+            labels: [
+              { name: '__name__', value: 'x' },
+              { name: 'empty', value: '' },
+            ],
+            samples: [{ value: 2, timestamp: 3 }],
+          },
+        ],
+        metadata: [{ type: 2, metric_family_name: 'x', help: 'Help.', unit: 'seconds' }],
+      }),
+      opts(),
+    );
+    assert.deepEqual(d.metadata, [{ family: 'x', type: 'gauge', help: 'Help.', unit: 'seconds' }]);
+    assert.deepEqual(d.seriesToStore[0]!.names, ['__name__']);
+    assert.equal(rowsOf(d.rows)[0]!.fp, fingerprint(['__name__'], ['x']));
+  });
+
+  const rejects = (msg: object | Buffer, code: string, re: RegExp) => {
+    const buf = Buffer.isBuffer(msg) ? msg : encode(msg);
+    assert.throws(
+      () => decodeWriteRequest(buf, opts()),
+      (e: unknown) => e instanceof HttpError && e.status === 400 && e.code === code && re.test(e.message),
+    );
+  };
+
+  it('rejects bad label sets with a message', () => {
+    const s = (labels: object[]) => ({ timeseries: [{ labels, samples: [{ value: 1, timestamp: 1 }] }] });
+    rejects(s([{ name: 'job', value: 'a' }]), 'invalid_labels', /no metric name/);
+    rejects(
+      s([
+        { name: '', value: 'a' },
+        { name: '__name__', value: 'x' },
+      ]),
+      'invalid_labels',
+      /empty name/,
+    );
+    rejects(
+      s([
+        { name: '__name__', value: 'x' },
+        { name: 'a', value: '1' },
+        { name: 'a', value: '2' },
+      ]),
+      'invalid_labels',
+      /label "a" twice/,
+    );
+  });
+
+  it('rejects invalid UTF-8 and broken wire format', () => {
+    // timeseries { labels { name: "__name__" value: 0xff 0xfe } samples {} }
+    const label = Buffer.concat([
+      Buffer.from([0x0a, 8]),
+      Buffer.from('__name__'),
+      Buffer.from([0x12, 2, 0xff, 0xfe]),
+    ]);
+    const ts = Buffer.concat([Buffer.from([0x0a, label.length]), label, Buffer.from([0x12, 0])]);
+    rejects(Buffer.concat([Buffer.from([0x0a, ts.length]), ts]), 'invalid_utf8', /not valid UTF-8/);
+    rejects(Buffer.from([0x0a, 0x05, 0x0a]), 'malformed_protobuf', /runs past the end/);
+    rejects(Buffer.from([0x0b]), 'malformed_protobuf', /wire type/);
+    rejects(Buffer.from([0x28, 0xff]), 'malformed_protobuf', /truncated varint/);
+    rejects(Buffer.from([0x00]), 'malformed_protobuf', /field number 0/);
+  });
+
+  it('refuses more rows than the limit with a 413', () => {
+    const msg = {
+      timeseries: [
+        {
+          labels: [{ name: '__name__', value: 'x' }],
+          samples: Array.from({ length: 100 }, (_, i) => ({ value: i, timestamp: i })),
+        },
+      ],
+    };
+    assert.throws(
+      () => decodeWriteRequest(encode(msg), { ...opts(), maxRowBytes: 24 * 50 }),
+      (e: unknown) => e instanceof HttpError && e.status === 413,
+    );
+  });
+});
