@@ -283,7 +283,8 @@ export function toSnapshot(s: PushedServer, up: boolean, changedMs: number): Ser
   const scalars: Partial<Record<FamilyName, ScalarSample[]>> = {};
   const histograms: Partial<Record<FamilyName, HistogramSample[]>> = {};
   for (const x of s.scalars.values()) {
-    const list = (scalars[x.family] ??= []);
+    scalars[x.family] ??= [];
+    const list = scalars[x.family]!;
     list.push(Object.keys(x.labels).length ? { labels: x.labels, value: x.value } : { value: x.value });
   }
   const participants = s.scalars.get('rtc_participants{}')?.value;
@@ -292,7 +293,8 @@ export function toSnapshot(s: PushedServer, up: boolean, changedMs: number): Ser
     scalars.rtc_load_ratio = [{ value: capacity > 0 ? participants / capacity : 0 }];
   for (const h of s.histograms.values()) {
     const counts = h.cumulative.map((c, i) => c - (i > 0 ? h.cumulative[i - 1]! : 0));
-    const list = (histograms[h.family] ??= []);
+    histograms[h.family] ??= [];
+    const list = histograms[h.family]!;
     list.push(
       Object.keys(h.labels).length ? { labels: h.labels, counts, sum: h.sum } : { counts, sum: h.sum },
     );
