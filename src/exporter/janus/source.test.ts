@@ -4,14 +4,15 @@ import { Registry } from 'prom-client';
 import type { JanusAdmin } from './admin.ts';
 import { createJanusSource } from './source.ts';
 
-function fakeAdmin(): JanusAdmin & { down: boolean; calls: string[] } {
+function fakeAdmin(): JanusAdmin & { down: boolean; draining: boolean; calls: string[] } {
   const a = {
     down: false,
+    draining: false,
     calls: [] as string[],
     async info() {
       a.calls.push('info');
       if (a.down) throw new Error('ECONNREFUSED');
-      return { version_string: '1.1.2' };
+      return { version_string: '1.1.2', 'accepting-new-sessions': !a.draining };
     },
     async listSessions() {
       a.calls.push('list_sessions');
@@ -61,6 +62,10 @@ test('up while the admin API answers; down shows up=false; vanished sessions are
   assert.equal(await src.pollNow(), true);
   assert.ok(admin.calls.filter((c) => c === 'info').length >= 2, 'version re-read after an outage');
   assert.match(await registry.metrics(), /rtcmon_janus_polls_total\{result="error"\} 1/);
+  assert.equal((await src.collect())[0]?.state, 'serving');
+  admin.draining = true;
+  await src.pollNow();
+  assert.equal((await src.collect())[0]?.state, 'draining', 'accept_new_sessions=false is draining');
 });
 
 test('a poller that stalls stops speaking for Janus', async () => {

@@ -95,7 +95,7 @@ export function createJanusSource(opts: JanusSourceOptions): JanusSource {
   let up = false;
   let lastOkMs = Number.NEGATIVE_INFINITY;
   let polled = false;
-  let versionKnown = false;
+  let version = '';
   let inFlight: Promise<boolean> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastError = '';
@@ -103,11 +103,14 @@ export function createJanusSource(opts: JanusSourceOptions): JanusSource {
   async function pollOnce(): Promise<boolean> {
     const end = pollSeconds.startTimer();
     try {
-      if (!versionKnown) {
-        const info = await admin.info();
-        if (info.version_string) state.setVersion(info.version_string);
-        versionKnown = true;
+      // Every poll: the version may change across a restart, and an operator draining Janus with the
+      // admin API's accept_new_sessions=false shows as rtc_server_state="draining".
+      const info = await admin.info();
+      if (info.version_string && info.version_string !== version) {
+        version = info.version_string;
+        state.setVersion(version);
       }
+      state.setAccepting(info['accepting-new-sessions'] !== false);
       const sessions = await admin.listSessions();
       // Sessions and handles come and go between the calls: a vanished one is skipped, not an outage.
       const perSession = await mapLimit(sessions, opts.concurrency ?? 4, (s) =>
@@ -139,7 +142,6 @@ export function createJanusSource(opts: JanusSourceOptions): JanusSource {
       if (msg !== lastError) log.warn({ server: opts.server, err: msg }, 'janus admin API poll failed');
       lastError = msg;
       up = false;
-      versionKnown = false;
       polls.inc({ result: 'error' });
       return false;
     } finally {

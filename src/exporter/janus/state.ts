@@ -79,6 +79,8 @@ export interface JanusState {
   /** Applies event handler events. */
   applyEvents(events: readonly JanusEvent[]): void;
   setVersion(version: string): void;
+  /** Janus accepts new sessions (serving) or not (draining). */
+  setAccepting(accepting: boolean): void;
   snapshot(up: boolean): ServerSnapshot;
   /** Remembered entries (for bounds checks in tests). */
   sizes(): { streams: number; handles: number; participants: number };
@@ -164,6 +166,7 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
   let sessionSum = 0;
   let lastRooms = '';
   let lastTracks = '';
+  let serverState: 'serving' | 'draining' = 'serving';
 
   const bounded = <K, V>(m: Map<K, V>) => {
     // Maps keep insertion order: the oldest entries go first.
@@ -389,6 +392,13 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
     },
     setVersion(version) {
       recorder.setInfo({ version });
+    },
+    setAccepting(accepting) {
+      const next = accepting ? 'serving' : 'draining';
+      if (next !== serverState) {
+        serverState = next;
+        recorder.setState(next);
+      }
     },
     snapshot(up) {
       const snap = recorder.snapshot({ up });
