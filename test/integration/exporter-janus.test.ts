@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createJanusAdmin } from '../../src/exporter/janus/admin.ts';
 import { type Janus, startJanus } from '../../src/stack/servers/janus.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
@@ -81,6 +82,8 @@ function startCapture(dir: string): { stop(): string[] } | undefined {
   if (!dev) return undefined;
   const file = join(dir, 'host.pcap');
   const p = spawn('tcpdump', ['-i', dev, '-n', '-U', '-w', file, 'udp and not port 53'], { stdio: 'ignore' });
+  // tcpdump creates the file once it listens: wait for it, so that nothing is sent before the capture.
+  for (let i = 0; i < 50 && !existsSync(file); i++) execFileSync('sleep', ['0.1']);
   return {
     stop() {
       p.kill('SIGTERM');
@@ -171,6 +174,19 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
     ),
   );
   assert.ok(value(later, 'rtc_rtp_bytes_total', { direction: 'in', kind: 'video' }) > 10_000);
+
+  // Janus' only ICE candidates are the namespace's 127.0.0.1 (its jv0): nothing else to send to.
+  const admin = createJanusAdmin({ url: janus!.adminUrl, secret: janus!.adminSecret });
+  const candidates: string[] = [];
+  for (const session of await admin.listSessions())
+    for (const handle of await admin.listHandles(session)) {
+      const info = (await admin.handleInfo(session, handle)) as {
+        webrtc?: { ice?: { 'local-candidates'?: string[] } };
+      };
+      candidates.push(...(info.webrtc?.ice?.['local-candidates'] ?? []));
+    }
+  assert.ok(candidates.length >= 2, `candidates: ${candidates.join(' | ')}`);
+  for (const c of candidates) assert.match(c, / udp \d+ 127\.0\.0\.1 \d+ typ host/);
 
   // Quality: RTT, jitter, loss and MOS histograms have observations; joins were counted and succeeded.
   s = await until(
