@@ -4,7 +4,7 @@
  * client subscribing to it. The exporter runs as `rtcmon exporter` and is read through its /metrics.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +210,10 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
     );
   const mos = value(s, 'rtc_quality_score_sum') / value(s, 'rtc_quality_score_count');
   assert.ok(mos > 4 && mos <= 4.5, `loopback MOS ${mos}`);
+  // The exposition passes Prometheus' own linter.
+  const text = await (await fetch(`${exporterUrl}/metrics`)).text();
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(lint.status, 0, `promtool check metrics:\n${lint.stdout}${lint.stderr}`);
   // Bounded labels: no series carries a room, participant, SSRC or address.
   for (const x of s.filter((y) => y.name.startsWith('rtc_')))
     for (const k of Object.keys(x.labels))
