@@ -3,6 +3,7 @@ import { type App, createApp, type Route } from '../lib/http.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ClickHouseClient } from './clickhouse.ts';
 import type { AdapterConfig } from './config.ts';
+import { readRoute } from './read.ts';
 import { createWriteHandler, type WriteDeps } from './write.ts';
 
 /** Everything the adapter's handlers are built from; main.ts creates it, tests pass their own. */
@@ -28,6 +29,7 @@ export function createAdapterApp(deps: AdapterDeps): App {
       maxBodyBytes: config.writeMaxBodyBytes,
       name: '/write',
     },
+    readRoute(deps),
   ];
   return createApp(routes, deps.logger);
 }

@@ -61,6 +61,30 @@ export const adapterSpec = {
     3_600_000,
     'How often a live series row is rewritten to advance its last_seen.',
   ),
+  readMaxSeries: options.int('read.max-series', 100_000, 'Remote read: series one query may return.', 1),
+  readMaxSamples: options.int(
+    'read.max-samples',
+    10_000_000,
+    'Remote read: samples one query may return.',
+    1,
+  ),
+  readMaxRangeMs: options.duration(
+    'read.max-range',
+    0,
+    'Remote read: longest time range of a query (0: none).',
+  ),
+  readMaxConcurrent: options.int('read.max-concurrent', 4, 'Remote read: reads running at once.', 1, 1024),
+  readQueueTimeoutMs: options.duration('read.queue-timeout', 10_000, 'Remote read: longest wait for a slot.'),
+  readStripLabels: options.list(
+    'read.strip-labels',
+    [],
+    'Remote read: labels whose matchers are ignored and that are removed from answers (external labels not stored).',
+  ),
+  readMaxFrameBytes: options.bytes(
+    'read.max-frame-bytes',
+    1024 ** 2,
+    'Remote read: bytes per streamed frame.',
+  ),
   shutdownGraceMs: options.duration(
     'web.shutdown-grace',
     10_000,
