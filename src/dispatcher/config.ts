@@ -36,6 +36,11 @@ export const spec = {
     600_000,
     'While Prometheus is unreachable, answer from the last good snapshot for at most this long.',
   ),
+  fleetLossIsBlind: options.bool(
+    'blind.on-fleet-loss',
+    true,
+    'Treat every usable server going down or stale at the same refresh as a monitoring failure (blind mode).',
+  ),
   joinDelay: options.duration(
     'ledger.join-delay',
     2000,

@@ -55,6 +55,8 @@ export async function main(argv: string[]): Promise<void> {
     intervalMs: cfg.refreshInterval,
     timeoutMs: Math.min(cfg.prometheusTimeout, Math.max(500, cfg.refreshInterval)),
     forgetAfterMs: policy.forgetAfterMs,
+    excludeAfterMs: policy.excludeAfterMs,
+    fleetLossIsBlind: cfg.fleetLossIsBlind,
     logger: logger.child({ module: 'refresher' }),
     clock,
     onRefresh: (o) => {

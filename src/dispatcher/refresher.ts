@@ -31,6 +31,13 @@ export function createRefresher(deps: {
   intervalMs: number;
   timeoutMs: number;
   forgetAfterMs: number;
+  /** Sample age past which a server is stale (staleness.exclude-after). */
+  excludeAfterMs: number;
+  /**
+   * When every server that was usable is suddenly down or stale at once, suspect monitoring (a Prometheus
+   * that restarted and has not scraped yet, or lost its network to the fleet) and stay blind.
+   */
+  fleetLossIsBlind: boolean;
   logger: Logger;
   clock?: () => number;
   onRefresh?: (o: RefreshOutcome) => void;
@@ -58,6 +65,15 @@ export function createRefresher(deps: {
       if ((results.up?.length ?? 0) === 0 && prev.servers.some((s) => s.present))
         throw new Error('Prometheus answered with no scrape target at all (restarted without its data?)');
       const snap = buildSnapshot(results, t0, prev, deps.forgetAfterMs);
+      if (deps.fleetLossIsBlind) {
+        const alive = (s: (typeof snap.servers)[number], at: number) =>
+          s.present && s.targetUp !== false && s.rtcUp && at - s.sampleTimeMs <= deps.excludeAfterMs;
+        const before = prev.servers.filter((s) => alive(s, prev.takenAtMs)).length;
+        if (before >= 2 && !snap.servers.some((s) => alive(s, t0)))
+          throw new Error(
+            `all ${before} servers that were up are down or stale at once: suspecting monitoring, not the fleet`,
+          );
+      }
       chooser.setSnapshot(snap, clock());
       if (failingSince !== undefined)
         logger.info({ blindForMs: t0 - failingSince }, 'Prometheus is back: leaving blind mode');

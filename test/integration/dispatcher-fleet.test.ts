@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as pathJoin } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type SimServer, startSimFleet } from '../../src/sdk/sim-server.ts';
+import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
+import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
+import { startRole } from '../../src/stack/servers/role.ts';
+import { allocate, join, servers, until } from './dispatcher-helpers.ts';
+
+const SCRAPE_MS = 1000;
+const REFRESH_MS = 1000;
+const TOKEN = 'it-token';
+
+describe('dispatcher against real Prometheus scraping a simulated fleet', () => {
+  let dir: string;
+  let fleet: SimServer[];
+  let prom: Prometheus;
+  let dispatcher: ManagedProcess;
+  let url: string;
+  const placed = new Map<string, string>(); // room → server
+
+  before(async () => {
+    dir = mkdtempSync(pathJoin(tmpdir(), 'rtcmon-dispatcher-'));
+    fleet = await startSimFleet(6, { capacity: 30, prefix: 'sim', regions: ['eu'] });
+    prom = await startPrometheus({
+      dir: pathJoin(dir, 'prometheus'),
+      scrapeInterval: '1s',
+      jobs: [{ job: 'rtc', targets: fleet.map((s) => s.address) }],
+    });
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    dispatcher = await startRole({
+      role: 'dispatcher',
+      url,
+      logDir: dir,
+      args: [
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--prometheus.url=${prom.url}`,
+        `--snapshot.interval=${REFRESH_MS}ms`,
+        '--prometheus.rate-window=10s',
+        '--staleness.penalty-after=2s',
+        '--staleness.exclude-after=4s',
+        '--ledger.join-delay=500ms',
+        `--api.token=${TOKEN}`,
+        '--log.level=warn',
+      ],
+    });
+    // Ready means one snapshot; wait until every server of the fleet is in it.
+    await until(
+      'the whole fleet in the snapshot',
+      async () => ((await servers(url)).servers.filter((s) => !s.excluded).length === 6 ? true : undefined),
+      20_000,
+    );
+  });
+
+  after(async () => {
+    await dispatcher?.stop();
+    await prom?.stop();
+    await Promise.all((fleet ?? []).map((s) => s.stop()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('spreads allocations over the fleet; the fleet load follows them; the ledger empties once scraped', async () => {
+    const count = new Map<string, number>();
+    for (let i = 0; i < 36; i++) {
+      const room = `room-${i}`;
+      const { status, body } = await allocate(url, room);
+      assert.equal(status, 200, body.message);
+      assert.equal(body.blind, false);
+      assert.ok(body.server!.reasons.length > 0 && body.reasons.length > 0, 'explained');
+      assert.ok(await join(body, room), 'the simulated server accepted the join');
+      placed.set(room, body.server!.id);
+      count.set(body.server!.id, (count.get(body.server!.id) ?? 0) + 1);
+    }
+    assert.equal(count.size, 6, `every server got rooms: ${JSON.stringify([...count])}`);
+    const v = [...count.values()];
+    assert.ok(Math.max(...v) - Math.min(...v) <= 5, `balanced: ${JSON.stringify([...count])}`);
+    const total = fleet.reduce((s, x) => s + x.participants(), 0);
+    assert.equal(total, 36);
+    const caughtUp = await until(
+      'metrics to catch up with the ledger',
+      async () => {
+        const s = await servers(url);
+        const p = s.servers.reduce((a, x) => a + x.participants, 0);
+        return p === 36 && s.ledgerEntries === 0 ? s : undefined;
+      },
+      15_000,
+    );
+    assert.equal(caughtUp.ledgerEntries, 0);
+  });
+
+  it('a drained server gets no new room but keeps its rooms', async () => {
+    const [room, drainedId] = [...placed][0]!;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const denied = await fetch(`${url}/api/v1/servers/${drainedId}/drain`, { method: 'POST' });
+    assert.equal(denied.status, 401);
+    const r = await fetch(`${url}/api/v1/servers/${drainedId}/drain`, { method: 'POST', headers: auth });
+    assert.equal(r.status, 200, await r.text());
+    for (let i = 0; i < 12; i++) {
+      const { body } = await allocate(url, `after-drain-${i}`);
+      assert.ok(body.ok);
+      assert.notEqual(body.server!.id, drainedId);
+      assert.ok(body.excluded.some((e) => e.id === drainedId && e.reason === 'drained'));
+      assert.ok(await join(body, `after-drain-${i}`));
+    }
+    const again = await allocate(url, room);
+    assert.equal(again.body.server!.id, drainedId, 'its room keeps going to it');
+    assert.ok(await join(again.body, room));
+    const u = await fetch(`${url}/api/v1/servers/${drainedId}/undrain`, { method: 'POST', headers: auth });
+    assert.equal(u.status, 200);
+  });
+
+  it('a stopped server disappears from answers within two scrape intervals', async () => {
+    const victim = fleet[5]!;
+    const roomOnVictim = [...placed].find(([, s]) => s === victim.id)?.[0];
+    const t0 = Date.now();
+    await victim.stop();
+    await until(
+      'the stopped server to be excluded',
+      async () => ((await servers(url)).servers.find((s) => s.id === victim.id)?.excluded ? true : undefined),
+      10_000,
+      50,
+    );
+    const elapsed = Date.now() - t0;
+    // Two scrape intervals, one refresh interval of the dispatcher, and slack for a loaded machine.
+    assert.ok(elapsed <= 2 * SCRAPE_MS + REFRESH_MS + 1500, `excluded after ${elapsed} ms`);
+    for (let i = 0; i < 10; i++) {
+      const { body } = await allocate(url, `after-stop-${i}`);
+      assert.ok(body.ok);
+      assert.notEqual(body.server!.id, victim.id);
+    }
+    if (roomOnVictim) {
+      const { body } = await allocate(url, roomOnVictim);
+      assert.notEqual(body.server!.id, victim.id, 'its rooms move elsewhere');
+    }
+  });
+
+  it('Prometheus stopped: blind-mode answers keep coming, flagged; Prometheus back: normal answers', async () => {
+    await prom.stop();
+    await until('blind mode', async () => ((await servers(url)).blind ? true : undefined), 10_000);
+    const first = await allocate(url, 'blind-first');
+    assert.equal(first.status, 200, first.body.message);
+    assert.equal(first.body.blind, true);
+    // Past the staleness limit (4s): servers must not be declared dead because monitoring is down.
+    await sleep(5000);
+    for (let i = 0; i < 10; i++) {
+      const { status, body } = await allocate(url, `blind-${i}`);
+      assert.equal(status, 200, body.message);
+      assert.equal(body.blind, true);
+      assert.ok((body.blindForMs ?? 0) >= 5000);
+      assert.notEqual(body.server!.id, fleet[5]!.id);
+    }
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /^rtcmon_dispatcher_blind 1$/m);
+
+    prom = await prom.restart();
+    await until(
+      'the end of blind mode',
+      async () => ((await servers(url)).blind ? undefined : true),
+      30_000,
+      200,
+    );
+    const { status, body: back } = await allocate(url, 'back');
+    assert.equal(status, 200, back.message);
+    assert.equal(back.blind, false);
+    assert.equal(back.blindForMs, null);
+    assert.match(await (await fetch(`${url}/metrics`)).text(), /^rtcmon_dispatcher_blind 0$/m);
+  });
+});
