@@ -143,7 +143,7 @@ ${opts.rooms
   if (opts.eventsBackend)
     files['janus.eventhandler.sampleevh.jcfg'] = `general: {
   enabled = true
-  events = "sessions,handles,jsep,webrtc,media,plugins,core"
+  events = "sessions,handles,webrtc,media,plugins"
   grouping = true
   json = "plain"
   backend = ${q(opts.eventsBackend)}
@@ -317,4 +317,40 @@ export async function startJanus(opts: JanusOptions): Promise<Janus> {
     await cleanup();
     throw err;
   }
+}
+
+/** True when Debian's Janus is installed (the stack starts it only then). */
+export const janusInstalled = (): boolean => existsSync('/usr/bin/janus');
+
+/**
+ * Janus wired to an `rtcmon exporter` that will listen at `exporterUrl`: starts Janus (events posted to
+ * `exporterUrl` + `/janus/events`) and returns the flags and environment to start the exporter with.
+ * Undefined when Janus is not installed.
+ */
+export async function startJanusForExporter(opts: {
+  dir: string;
+  logDir: string;
+  exporterUrl: string;
+  /** `server` label. @default 'janus-local' */
+  serverId?: string;
+  pollInterval?: string;
+}): Promise<{ janus: Janus; args: string[]; env: Record<string, string> } | undefined> {
+  if (!janusInstalled()) return undefined;
+  const janus = await startJanus({
+    dir: opts.dir,
+    logDir: opts.logDir,
+    eventsUrl: `${opts.exporterUrl.replace(/\/+$/, '')}/janus/events`,
+    serverName: opts.serverId ?? 'janus-local',
+  });
+  return {
+    janus,
+    args: [
+      `--janus.admin-url=${janus.adminUrl}`,
+      `--janus.server-id=${opts.serverId ?? 'janus-local'}`,
+      `--janus.poll-interval=${opts.pollInterval ?? '5s'}`,
+      '--janus.eip=127.0.0.1',
+      '--janus.port=8088',
+    ],
+    env: { RTCMON_JANUS_ADMIN_SECRET: janus.adminSecret },
+  };
 }
