@@ -79,22 +79,39 @@ export function createDispatcherApp(deps: AppDeps): App {
   const clock = deps.clock ?? Date.now;
   const token = Buffer.from(deps.apiToken);
 
+  // Rooms whose first placement (or spill) is being claimed in Redis: later joins of the room wait for
+  // the claim instead of following an unconfirmed local placement.
+  const claims = new Map<string, Promise<void>>();
+
   const allocate = async (req: Req): Promise<Reply> => {
     const r = parseAllocate(req.body);
+    for (let w = claims.get(r.room); w; w = claims.get(r.room)) await w;
     const now = clock();
     let t0 = performance.now();
     let ans: Answer = chooser.allocate(r, now);
     let spent = performance.now() - t0;
     if (store.shared && ans.ok && ans.newSlot >= 0) {
-      for (let tries = 0; tries < 4 && ans.ok && ans.newSlot >= 0; tries++) {
-        const mine = ans.server!.id;
-        const owner = await store.claim(r.room, ans.newSlot, mine);
-        if (owner === mine) break;
-        metrics.claimConflict();
-        chooser.yieldSlot(r.room, mine, owner, now);
-        t0 = performance.now();
-        ans = chooser.allocate(r, now);
-        spent += performance.now() - t0;
+      let release = () => {};
+      claims.set(
+        r.room,
+        new Promise<void>((ok) => {
+          release = ok;
+        }),
+      );
+      try {
+        for (let tries = 0; tries < 4 && ans.ok && ans.newSlot >= 0; tries++) {
+          const mine = ans.server!.id;
+          const owner = await store.claim(r.room, ans.newSlot, mine);
+          if (owner === mine) break;
+          metrics.claimConflict();
+          chooser.yieldSlot(r.room, mine, owner, now);
+          t0 = performance.now();
+          ans = chooser.allocate(r, now);
+          spent += performance.now() - t0;
+        }
+      } finally {
+        claims.delete(r.room);
+        release();
       }
     }
     metrics.decision(ans, spent / 1000);
