@@ -107,6 +107,7 @@ before(async () => {
     dir: join(dir, 'janus'),
     logDir: dir,
     eventsUrl: `${exporterUrl}/janus/events`,
+    eventsAuth: { user: 'janus', password: 'events-secret' },
     statsPeriod: 1,
   });
   exporter = await startRole({
@@ -119,9 +120,10 @@ before(async () => {
       `--janus.server-id=${SERVER}`,
       '--janus.poll-interval=1s',
       '--janus.capacity=10',
+      '--janus.events-user=janus',
       '--log.level=warn',
     ],
-    env: { RTCMON_JANUS_ADMIN_SECRET: janus.adminSecret },
+    env: { RTCMON_JANUS_ADMIN_SECRET: janus.adminSecret, RTCMON_JANUS_EVENTS_PASSWORD: 'events-secret' },
   });
   browser = await startJanusBrowser({ dir, apiUrlInNs: janus.apiUrlInNs, nsCommand: janus.nsCommand });
 });

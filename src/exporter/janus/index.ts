@@ -33,6 +33,16 @@ export const janusOptions = {
     '/janus/events',
     "Path on the exporter's port where Janus' sample event handler posts (its `backend`); empty: off.",
   ),
+  janusEventsUser: options.string(
+    'janus.events-user',
+    '',
+    'Basic-auth user the event handler must send (its backend_user); empty: no auth.',
+  ),
+  janusEventsPassword: options.string(
+    'janus.events-password',
+    '',
+    'Basic-auth password (backend_pwd). Prefer the env var RTCMON_JANUS_EVENTS_PASSWORD.',
+  ),
   janusCapacity: options.int(
     'janus.capacity',
     0,
@@ -77,6 +87,8 @@ export function createJanusSource(
     pollIntervalMs: c.janusPollInterval,
     timeoutMs: c.janusTimeout,
     eventsPath: c.janusEventsPath,
+    eventsUser: c.janusEventsUser,
+    eventsPassword: c.janusEventsPassword,
     capacity: c.janusCapacity,
     info,
     logger: deps.logger,

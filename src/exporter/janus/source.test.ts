@@ -106,6 +106,28 @@ test('event route: JSON array or object accepted, anything else a 400 naming the
   assert.equal((await src.collect())[0]?.scalars?.rtc_join_attempts_total?.[0]?.value, 1);
   await assert.rejects(call('{not json'), (e: Error & { status?: number }) => e.status === 400);
   await assert.rejects(call('42'), /expected an event object/);
+  const authed = createJanusSource({
+    server: 'j',
+    adminUrl: 'x',
+    adminSecret: 'y',
+    admin: fakeAdmin(),
+    eventsUser: 'janus',
+    eventsPassword: 'pw',
+  });
+  const post = (authorization?: string) =>
+    Promise.resolve().then(() =>
+      authed.routes![0]!.handler({
+        method: 'POST',
+        path: '/janus/events',
+        query: new URLSearchParams(),
+        headers: authorization ? { authorization } : {},
+        body: Buffer.from('[]'),
+        params: [],
+      }),
+    );
+  await assert.rejects(post(), (e: Error & { status?: number }) => e.status === 401);
+  await assert.rejects(post(`Basic ${Buffer.from('janus:nope').toString('base64')}`), /basic-auth/);
+  assert.equal((await post(`Basic ${Buffer.from('janus:pw').toString('base64')}`)).status, 200);
   const none = createJanusSource({ server: 'j', adminUrl: 'x', adminSecret: 'y', eventsPath: '' });
   assert.equal(none.routes?.length, 0);
 });

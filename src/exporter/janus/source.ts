@@ -5,6 +5,7 @@
  * `server` = the configured id. When the admin API does not answer, the snapshot is `up: false`: the
  * exporter then shows `rtc_up 0` and nothing else for this server.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { HttpError } from '../../lib/errors.ts';
 import { json, type Route } from '../../lib/http.ts';
@@ -27,6 +28,11 @@ export interface JanusSourceOptions {
   timeoutMs?: number;
   /** Path of the event handler receiver on the exporter's port; '' disables it. @default '/janus/events' */
   eventsPath?: string;
+  /**
+   * Basic-auth credentials the event handler must send (its `backend_user`/`backend_pwd`); empty: none.
+   */
+  eventsUser?: string;
+  eventsPassword?: string;
   /** Handle_info requests in flight at once. @default 4 */
   concurrency?: number;
   capacity?: number;
@@ -56,6 +62,12 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function createJanusSource(opts: JanusSourceOptions): JanusSource {
@@ -157,6 +169,9 @@ export function createJanusSource(opts: JanusSourceOptions): JanusSource {
     return inFlight;
   };
 
+  const expectedAuth = opts.eventsUser
+    ? `Basic ${Buffer.from(`${opts.eventsUser}:${opts.eventsPassword ?? ''}`).toString('base64')}`
+    : '';
   const routes: Route[] = eventsPath
     ? [
         {
@@ -165,6 +180,12 @@ export function createJanusSource(opts: JanusSourceOptions): JanusSource {
           name: eventsPath,
           maxBodyBytes: 16 << 20,
           handler: (req) => {
+            if (expectedAuth && !safeEqual(req.headers.authorization ?? '', expectedAuth))
+              throw new HttpError(
+                401,
+                'unauthorized',
+                'janus events: missing or wrong basic-auth credentials',
+              );
             let body: unknown;
             try {
               body = JSON.parse(req.body.toString('utf8'));

@@ -294,7 +294,7 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
           set.add(h.session_id ?? h.handle_id ?? 0);
         }
         const media = h.webrtc?.media ?? {};
-        for (const [mid, m] of Object.entries(media)) {
+        for (const [index, m] of Object.entries(media)) {
           const f = figuresFromInfo(m);
           if (!f) continue;
           if (h.flags?.ready) {
@@ -302,7 +302,8 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
             if (m.direction?.recv) tracks[k]!++;
             if (m.direction?.send) tracks[2 + k]!++;
           }
-          advance(`${h.handle_id ?? 0}/${mid}`, f, false);
+          // Keyed by mid like media events (handle_info's map is keyed by m-line index).
+          advance(`${h.handle_id ?? 0}/${m.mid ?? index}`, f, false);
         }
       }
       // VideoRoom's own count includes participants whose handles were not (yet) listed.

@@ -28,6 +28,8 @@ export interface JanusOptions {
    * `http://127.0.0.1:9464/janus/events`); omitted: no event handler is loaded.
    */
   eventsUrl?: string;
+  /** Basic-auth credentials the event handler sends (`backend_user`, `backend_pwd`). */
+  eventsAuth?: { user: string; password: string };
   /** Seconds between media statistics events per handle. @default 5 */
   statsPeriod?: number;
   /** VideoRoom rooms configured at start. @default [1234] */
@@ -69,6 +71,7 @@ export function janusConfigs(opts: {
   adminSecret: string;
   serverName: string;
   eventsBackend?: string;
+  eventsAuth?: { user: string; password: string };
   statsPeriod: number;
   rooms: readonly number[];
   debugLevel: number;
@@ -147,7 +150,7 @@ ${opts.rooms
   grouping = true
   json = "plain"
   backend = ${q(opts.eventsBackend)}
-  max_retransmissions = 2
+${opts.eventsAuth ? `  backend_user = ${q(opts.eventsAuth.user)}\n  backend_pwd = ${q(opts.eventsAuth.password)}\n` : ''}  max_retransmissions = 2
   retransmissions_backoff = 100
 }
 `;
@@ -232,6 +235,7 @@ export async function startJanus(opts: JanusOptions): Promise<Janus> {
             eventsBackend: `http://127.0.0.1:${NS_EVENTS_PORT}${nsEventsPath.pathname}${nsEventsPath.search}`,
           }
         : {}),
+      ...(opts.eventsAuth ? { eventsAuth: opts.eventsAuth } : {}),
       statsPeriod: opts.statsPeriod ?? 5,
       rooms: opts.rooms ?? [1234],
       debugLevel: opts.debugLevel ?? 4,
