@@ -198,7 +198,7 @@ describe('adapter read path: Prometheus B answers from ClickHouse what Prometheu
     const res = await fetch(`${adapterUrl}/read`, {
       method: 'POST',
       headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf' },
-      body: snappy.compressSync(Buffer.from(req)),
+      body: new Uint8Array(snappy.compressSync(Buffer.from(req))),
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(
