@@ -41,6 +41,7 @@ function parseExposition(text: string): Sample[] {
 let janus: Janus | undefined;
 let exporter: ManagedProcess | undefined;
 let exporterUrl = '';
+let runDir = '';
 let browser: Awaited<ReturnType<typeof startJanusBrowser>> | undefined;
 let capture: { stop(): string[] } | undefined;
 
@@ -100,6 +101,7 @@ function startCapture(dir: string): { stop(): string[] } | undefined {
 
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rtcmon-exporter-janus-'));
+  runDir = dir;
   capture = startCapture(dir);
   const port = await freePort();
   exporterUrl = `http://127.0.0.1:${port}`;
@@ -262,6 +264,20 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
   s = await until('rtc_up 0', (x) => value(x, 'rtc_up') === 0);
   const left = s.filter((x) => x.name.startsWith('rtc_')).map((x) => x.name);
   assert.deepEqual([...new Set(left)].sort(), ['rtc_server_info', 'rtc_up']);
+
+  // Janus comes back (same admin address): up again, empty, and the counters did not restart.
+  janus = await startJanus({
+    dir: join(runDir, 'janus-2'),
+    logDir: runDir,
+    adminPort: Number(new URL(janus!.adminUrl).port),
+    adminSecret: janus!.adminSecret,
+  });
+  s = await until('rtc_up 1 after the restart', (x) => value(x, 'rtc_up') === 1);
+  assert.equal(value(s, 'rtc_participants'), 0);
+  assert.ok(
+    value(s, 'rtc_rtp_bytes_total', { direction: 'in', kind: 'video' }) >=
+      value(before, 'rtc_rtp_bytes_total', { direction: 'in', kind: 'video' }),
+  );
 
   // And no WebRTC packet left this machine.
   if (capture) {

@@ -19,6 +19,8 @@ export interface JanusOptions {
   dir: string;
   logDir?: string;
   name?: string;
+  /** Host port of the admin API bridge (a restarted Janus keeps its address). @default a free port */
+  adminPort?: number;
   /** @default a random secret */
   adminSecret?: string;
   /** Janus' `server_name`. @default 'rtcmon-janus' */
@@ -265,7 +267,7 @@ export async function startJanus(opts: JanusOptions): Promise<Janus> {
     // Host side of the bridges: admin API in, event posts out.
     const adminSock = join(dir, 'admin.sock');
     const eventsSock = join(dir, 'events.sock');
-    const adminPort = await freePort();
+    const adminPort = opts.adminPort ?? (await freePort());
     const adminSrv = await hostBridge({ host: '127.0.0.1', port: adminPort }, () =>
       createConnection(adminSock),
     );
