@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createJanusAdmin } from '../../src/exporter/janus/admin.ts';
 import { type Janus, startJanus } from '../../src/stack/servers/janus.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
+import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { type JanusClient, startJanusBrowser } from './exporter-janus-client.ts';
 
@@ -42,6 +43,7 @@ let janus: Janus | undefined;
 let exporter: ManagedProcess | undefined;
 let exporterUrl = '';
 let runDir = '';
+let prometheus: Prometheus | undefined;
 let browser: Awaited<ReturnType<typeof startJanusBrowser>> | undefined;
 let capture: { stop(): string[] } | undefined;
 
@@ -127,11 +129,18 @@ before(async () => {
     ],
     env: { RTCMON_JANUS_ADMIN_SECRET: janus.adminSecret, RTCMON_JANUS_EVENTS_PASSWORD: 'events-secret' },
   });
+  prometheus = await startPrometheus({
+    dir: join(dir, 'prometheus'),
+    logDir: dir,
+    scrapeInterval: '1s',
+    jobs: [{ job: 'rtc', targets: [`127.0.0.1:${port}`] }],
+  });
   browser = await startJanusBrowser({ dir, apiUrlInNs: janus.apiUrlInNs, nsCommand: janus.nsCommand });
 });
 
 after(async () => {
   await browser?.close().catch(() => {});
+  await prometheus?.stop();
   await exporter?.stop();
   await janus?.stop();
   capture?.stop();
@@ -163,6 +172,18 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
   );
   assert.equal(value(s, 'rtc_largest_room_participants'), 2);
   assert.equal(value(s, 'rtc_load_ratio'), 0.2);
+
+  // Prometheus scrapes it: the same figures, queryable by the server label.
+  const promQuery = async (q: string): Promise<number> => {
+    const res = await fetch(`${prometheus!.url}/api/v1/query?query=${encodeURIComponent(q)}`);
+    const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+    return Number(body.data.result[0]?.value[1] ?? Number.NaN);
+  };
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && (await promQuery(`rtc_participants{job="rtc",server="${SERVER}"}`)) !== 2)
+    await sleep(250);
+  assert.equal(await promQuery(`rtc_participants{job="rtc",server="${SERVER}"}`), 2);
+  assert.equal(await promQuery(`sum(rtc_tracks{job="rtc",server="${SERVER}"})`), 4);
 
   // Media flows: every RTP counter grows, in and out, audio and video.
   const first = await scrape();
