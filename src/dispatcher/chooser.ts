@@ -106,6 +106,14 @@ export class Chooser {
   private blindSince: number | undefined;
   private readonly scratch: number[] = [];
   private readonly random: () => number;
+  /** Expected joins still to come for rooms placed recently, per server (counts against the score only). */
+  private readonly reserved = new Map<string, number>();
+  private young: { room: string; server: string; left: number; atMs: number }[] = [];
+  private youngHead = 0;
+  private readonly youngByKey = new Map<string, { left: number }>();
+  /** Decayed totals for the learned mean room size. */
+  private sizeJoins = 0;
+  private sizeRooms = 0;
 
   constructor(
     readonly policy: Policy,
@@ -166,6 +174,9 @@ export class Chooser {
     this.excludedList = [];
     this.excludedCounts = {};
     const maxAge = blind ? p.blindMaxAgeMs : p.ledgerMaxAgeMs;
+    this.releaseYoung(nowMs);
+    this.sizeJoins *= 0.98;
+    this.sizeRooms *= 0.98;
     for (let i = 0; i < n; i++) {
       const s = servers[i]!;
       this.idx.set(s.id, i);
@@ -183,7 +194,7 @@ export class Chooser {
       if (isFull) this.fullSet.add(s.id);
       else this.fullSet.delete(s.id);
       this.full[i] = isFull ? 1 : 0;
-      this.key[i] = scoreWith(a, p, eff);
+      this.key[i] = scoreWith(a, p, eff + (this.reserved.get(s.id) ?? 0));
       if (a.exclusion) this.noteExcluded(s.id, a.exclusion.code, a.exclusion.detail);
       else if (isFull) this.noteExcluded(s.id, 'full', this.fullDetail(s, eff));
       else {
@@ -203,6 +214,35 @@ export class Chooser {
     this.affinity.expire(nowMs);
   }
 
+  /** Learned mean room size, pulled toward the configured prior while few rooms were seen. */
+  expectedRoomSize(): number {
+    const k = 5;
+    return Math.max(1, (this.sizeJoins + k * this.policy.roomExpectedSize) / (this.sizeRooms + k));
+  }
+
+  private releaseYoung(nowMs: number): void {
+    const w = this.policy.roomReserveWindowMs;
+    const q = this.young;
+    let h = this.youngHead;
+    while (h < q.length && nowMs - q[h]!.atMs > w) {
+      const y = q[h]!;
+      if (y.left > 0) this.addReserved(y.server, -y.left);
+      this.youngByKey.delete(`${y.server}\u0000${y.room}`);
+      h++;
+    }
+    if (h > 1024 && h * 2 > q.length) {
+      this.young = q.slice(h);
+      h = 0;
+    }
+    this.youngHead = h;
+  }
+
+  private addReserved(server: string, d: number): void {
+    const v = (this.reserved.get(server) ?? 0) + d;
+    if (v > 1e-9) this.reserved.set(server, v);
+    else this.reserved.delete(server);
+  }
+
   private fullDetail(s: ServerView, eff: number): string {
     const p = this.policy;
     return `full: ${eff} of ${s.capacity} participants incl. pending (high mark ${p.highMark}; admits again below ${p.lowMark})`;
@@ -216,13 +256,33 @@ export class Chooser {
   /** Records one join of `room` on `server` (made here or replicated from another replica). */
   record(server: string, room: string, atMs: number): void {
     this.ledger.add(server, atMs);
-    this.affinity.assign(room, server, atMs);
+    const slot = this.affinity.assign(room, server, atMs);
+    const first = this.affinity.get(room, atMs)?.counts[slot] === 1;
+    this.sizeJoins++;
+    const key = `${server}\u0000${room}`;
+    if (first) {
+      this.sizeRooms++;
+      const left = this.policy.roomReserveWindowMs > 0 ? this.expectedRoomSize() - 1 : 0;
+      if (left > 0) {
+        const y = { room, server, left, atMs };
+        this.young.push(y);
+        this.youngByKey.set(key, y);
+        this.addReserved(server, left);
+      }
+    } else {
+      const y = this.youngByKey.get(key);
+      if (y && y.left > 0) {
+        const d = Math.min(1, y.left);
+        y.left -= d;
+        this.addReserved(server, -d);
+      }
+    }
     const i = this.idx.get(server);
     if (i === undefined) return;
     const a = this.assessments[i]!;
     const s = a.server;
     const eff = s.participants + this.ledger.pending(server);
-    this.key[i] = scoreWith(a, this.policy, eff);
+    this.key[i] = scoreWith(a, this.policy, eff + (this.reserved.get(server) ?? 0));
     if (!this.full[i] && !fitsOneMore(s.capacity, eff, this.policy.highMark)) {
       this.full[i] = 1;
       this.fullSet.add(server);
@@ -246,7 +306,16 @@ export class Chooser {
     const i = this.idx.get(mine);
     if (i === undefined) return;
     const a = this.assessments[i]!;
-    this.key[i] = scoreWith(a, this.policy, a.server.participants + this.ledger.pending(mine));
+    const y = this.youngByKey.get(`${mine}\u0000${room}`);
+    if (y && y.left > 0) {
+      this.addReserved(mine, -y.left);
+      y.left = 0;
+    }
+    this.key[i] = scoreWith(
+      a,
+      this.policy,
+      a.server.participants + this.ledger.pending(mine) + (this.reserved.get(mine) ?? 0),
+    );
     this.global.update(i);
     this.regions.get(a.server.region)?.update(i);
   }
@@ -462,6 +531,11 @@ export class Chooser {
       capacity: s.capacity,
       reasons: [
         `participants ${s.participants} + ${pending} pending of ${s.capacity} (load ${round(load, 2)}, high mark ${this.policy.highMark})`,
+        ...((this.reserved.get(s.id) ?? 0) > 0
+          ? [
+              `${round(this.reserved.get(s.id)!, 1)} more expected in its young rooms (mean room size ${round(this.expectedRoomSize(), 1)})`,
+            ]
+          : []),
         ...a.notes,
       ],
     };

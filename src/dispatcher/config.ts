@@ -91,6 +91,17 @@ export const spec = {
     7_200_000,
     'A room’s affinity is forgotten this long after its last join.',
   ),
+  roomExpectedSize: options.number(
+    'room.expected-size',
+    3,
+    'Prior for the size of a new room; the dispatcher learns the mean from the rooms it places.',
+    1,
+  ),
+  roomReserveWindow: options.duration(
+    'room.reserve-window',
+    30_000,
+    'For this long after a room is placed, its expected remaining participants count against its server’s score (0: off).',
+  ),
   regionFallback: options.bool(
     'region.fallback',
     true,
@@ -171,6 +182,8 @@ export interface Policy {
   readonly roomSpill: boolean;
   readonly roomMaxServers: number;
   readonly roomTtlMs: number;
+  readonly roomExpectedSize: number;
+  readonly roomReserveWindowMs: number;
   readonly regionFallback: boolean;
   readonly forgetAfterMs: number;
   readonly nicBitsPerSecond: number;
@@ -214,6 +227,8 @@ export function policyOf(c: ConfigOf<typeof spec>): Policy {
     roomSpill: c.roomSpill,
     roomMaxServers: c.roomMaxServers,
     roomTtlMs: c.roomTtl,
+    roomExpectedSize: c.roomExpectedSize,
+    roomReserveWindowMs: c.roomReserveWindow,
     regionFallback: c.regionFallback,
     forgetAfterMs: c.forgetAfter,
     nicBitsPerSecond: c.nicBitsPerSecond,
