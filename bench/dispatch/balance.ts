@@ -211,7 +211,10 @@ function run(
     }
     loads[i]!++;
     let set = roomsOf.get(j.room);
-    if (!set) roomsOf.set(j.room, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      roomsOf.set(j.room, set);
+    }
     set.add(i);
   }
   times.sort((a, b) => a - b);
