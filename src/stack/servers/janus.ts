@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, type ManagedProcess, startProcess } from './process.ts';
@@ -173,18 +173,29 @@ process.on('SIGTERM', () => process.exit(0));
 function hostBridge(
   listen: { port: number; host: string } | string,
   connect: () => ReturnType<typeof createConnection>,
-): Promise<Server> {
+): Promise<{ close(): Promise<void> }> {
+  const open = new Set<Socket>();
   const srv = createServer((c) => {
     const up = connect();
+    for (const s of [c, up]) {
+      open.add(s);
+      s.once('close', () => open.delete(s));
+    }
     c.pipe(up);
     up.pipe(c);
     c.on('error', () => up.destroy());
     up.on('error', () => c.destroy());
   });
+  const close = () =>
+    new Promise<void>((r) => {
+      srv.close(() => r());
+      // Keep-alive clients (the exporter's fetch) would hold close() open: end them.
+      for (const s of open) s.destroy();
+    });
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
-    if (typeof listen === 'string') srv.listen(listen, () => resolve(srv));
-    else srv.listen(listen.port, listen.host, () => resolve(srv));
+    if (typeof listen === 'string') srv.listen(listen, () => resolve({ close }));
+    else srv.listen(listen.port, listen.host, () => resolve({ close }));
   });
 }
 
@@ -271,11 +282,11 @@ export async function startJanus(opts: JanusOptions): Promise<Janus> {
     const adminSrv = await hostBridge({ host: '127.0.0.1', port: adminPort }, () =>
       createConnection(adminSock),
     );
-    cleanups.push(() => new Promise<void>((r) => adminSrv.close(() => r())));
+    cleanups.push(() => adminSrv.close());
     if (nsEventsPath) {
       const target = { host: nsEventsPath.hostname, port: Number(nsEventsPath.port || 80) };
       const evSrv = await hostBridge(eventsSock, () => createConnection(target));
-      cleanups.push(() => new Promise<void>((r) => evSrv.close(() => r())));
+      cleanups.push(() => evSrv.close());
     }
     const bridge = await startProcess({
       name: `${name}-bridge`,
