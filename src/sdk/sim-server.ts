@@ -94,6 +94,10 @@ function readJson(msg: IncomingMessage): Promise<Record<string, unknown>> {
 function phaseOf(id: string): number {
   let h = 2166136261;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  // Avalanche (murmur3 fmix32) so that ids differing in one character get unrelated phases.
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
   return ((h >>> 0) / 2 ** 32) * 2 * Math.PI;
 }
 

@@ -1,0 +1,40 @@
+import type { StackPart } from '../part.ts';
+import { startRole } from '../servers/role.ts';
+
+/** Simulated RTC servers in the demo fleet (SDK-built, load moving on a 60 s wave). */
+const SIM_SERVERS = 4;
+
+/**
+ * `rtcmon exporter` with a demo fleet of simulated RTC servers (each with POST /demo/join on its own
+ * port, address in rtc_server_info) and the JSON push endpoint.
+ */
+export const exporterPart: StackPart = {
+  name: 'exporter',
+  phase: 'sources',
+  async start(ctx) {
+    const port = await ctx.port(9464);
+    const url = `http://127.0.0.1:${port}`;
+    const exporter = await startRole({
+      role: 'exporter',
+      url,
+      logDir: ctx.logDir,
+      args: [
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--sim.servers=${SIM_SERVERS}`,
+        '--sim.capacity=200',
+        '--sim.churn-period=60s',
+        '--sim.regions=eu-west,us-east',
+        '--sim.zones=a,b',
+      ],
+    });
+    return {
+      endpoints: { exporter: `${url}/metrics (push: POST ${url}/api/v1/push)` },
+      scrapeJobs: [{ job: 'rtcmon-exporter', targets: [`127.0.0.1:${port}`] }],
+      hints: [
+        `curl -s ${url}/metrics | grep '^rtc_participants'`,
+        `curl -s -XPOST ${url}/api/v1/push -d '{"server":"my-sfu","metrics":{"rtc_participants":3,"rtc_capacity_participants":100}}'`,
+      ],
+      stop: () => exporter.stop(),
+    };
+  },
+};
