@@ -65,12 +65,22 @@ export function createExporter(deps: ExporterDeps): Exporter {
     registers,
   });
   const lastGood = new Map<Source, readonly ServerSnapshot[]>();
+  const pending = new Map<Source, Promise<readonly ServerSnapshot[]>>();
 
   const collectOne = async (src: Source): Promise<readonly ServerSnapshot[]> => {
     let timer: NodeJS.Timeout | undefined;
     try {
+      // A collection still running from an earlier scrape is awaited again, never started twice.
+      let running = pending.get(src);
+      if (!running) {
+        running = Promise.resolve()
+          .then(() => src.collect())
+          .finally(() => pending.delete(src));
+        running.catch(() => {});
+        pending.set(src, running);
+      }
       const got = await Promise.race([
-        Promise.resolve().then(() => src.collect()),
+        running,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`collect took longer than ${timeoutMs} ms`)), timeoutMs);
         }),
