@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
+  hasAngleNamedGroup,
   InvalidMatcherError,
   matcherSql,
   matchersSql,
@@ -105,5 +106,23 @@ describe('matchesLabels (reference semantics)', () => {
     assert.equal(matchesLabels([{ type: RE, name: 'path', value: '/a.b' }], s), false);
     assert.equal(matchesLabels([{ type: RE, name: 'path', value: '(?s)/a.b' }], s), true);
     assert.equal(matchesLabels([{ type: RE, name: '__name__', value: 'u.' }], s), true);
+  });
+});
+
+describe('hasAngleNamedGroup', () => {
+  it('finds (?<name> groups only outside escapes, \\Q…\\E and character classes', () => {
+    const cases: [string, boolean][] = [
+      ['(?<n>a)', true],
+      ['x(?<y>z)', true],
+      ['[]](?<x>a)', true],
+      ['[[:alpha:]](?<q>a)', true],
+      ['\\(?<a', false],
+      ['[(?<]', false],
+      ['[[:alpha:](?<]', false],
+      ['\\Q(?<\\E', false],
+      ['a(?P<n>b)', false],
+    ];
+    for (const [re, want] of cases) assert.equal(hasAngleNamedGroup(re), want, re);
+    assert.throws(() => validateMatchers([{ type: RE, name: 'l', value: 'a(?<n>b)' }]), /\(\?P<name>/);
   });
 });

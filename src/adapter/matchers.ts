@@ -55,14 +55,57 @@ export class InvalidMatcherError extends HttpError {
  * The user's regex must be valid on its own, so `a)|(b` cannot break out of the anchoring group.
  */
 export function compileRegex(m: Matcher): RE2JS {
+  let re: RE2JS;
   try {
     RE2JS.compile(m.value);
-    return RE2JS.compile(anchoredRegex(m.value));
+    re = RE2JS.compile(anchoredRegex(m.value));
   } catch (err) {
     throw new InvalidMatcherError(
       `invalid regular expression in ${formatMatcher(m)}: ${(err as Error).message}`,
     );
   }
+  if (hasAngleNamedGroup(m.value))
+    throw new InvalidMatcherError(
+      `invalid regular expression in ${formatMatcher(m)}: named groups are written (?P<name>...) in the RE2 of Prometheus 2.42 and ClickHouse`,
+    );
+  return re;
+}
+
+/**
+ * True when the regex opens a group with `(?<`, a syntax newer Go (1.22) and re2js accept but the Go
+ * of Prometheus 2.42 and ClickHouse's RE2 reject. Escapes, `\Q…\E` and character classes are skipped.
+ */
+export function hasAngleNamedGroup(re: string): boolean {
+  let inClass = false;
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i];
+    if (c === '\\') {
+      if (re[i + 1] === 'Q') {
+        const end = re.indexOf('\\E', i + 2);
+        if (end < 0) return false;
+        i = end + 1;
+      } else i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      else if (c === '[' && re[i + 1] === ':') {
+        // A POSIX class such as [:alpha:] ends with its own `:]`.
+        const end = re.indexOf(':]', i + 2);
+        if (end >= 0) i = end + 1;
+      }
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      // A `]` right after `[` or `[^` is a member, not the end.
+      if (re[i + 1] === '^') i++;
+      if (re[i + 1] === ']') i++;
+      continue;
+    }
+    if (c === '(' && re[i + 1] === '?' && re[i + 2] === '<') return true;
+  }
+  return false;
 }
 
 /** Checks every matcher (type, regex syntax); throws InvalidMatcherError naming the first bad one. */
