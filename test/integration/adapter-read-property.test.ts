@@ -227,7 +227,7 @@ describe('adapter read: matchers with arbitrary strings select exactly what the 
         }
         assert.equal(res.status, 200, `status ${res.status}: ${body}`);
         const decoded = ReadResponse.toObject(
-          ReadResponse.decode(await snappy.uncompress(body)),
+          ReadResponse.decode((await snappy.uncompress(body)) as Buffer),
           TO_OBJECT,
         ) as {
           results: {
