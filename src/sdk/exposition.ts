@@ -51,17 +51,15 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
-/** `{server="a",k="v"}` for the family's label names, in order. */
-function labelBlock(
+/** `{server="a",k="v"` (no closing brace) for the family's label names, in order. */
+function labelPrefix(
   server: string,
   names: readonly string[],
   labels: Readonly<Record<string, string>> | undefined,
-  extra?: string,
 ): string {
-  let s = `{server="${escapeLabel(server)}"`;
+  let s = `{server="${server}"`;
   for (const n of names) s += `,${n}="${escapeLabel(labels?.[n] ?? '')}"`;
-  if (extra) s += `,${extra}`;
-  return `${s}}`;
+  return s;
 }
 
 function header(out: string[], f: Family | { name: string; help: string }, type: string, om: boolean) {
@@ -78,16 +76,19 @@ function histogramLines(
   h: HistogramSample,
   bounds: readonly string[],
 ): void {
+  const prefix = labelPrefix(server, f.labelNames, h.labels);
+  const bucket = `${f.name}_bucket${prefix},le="`;
   let cum = 0;
-  const labels = h.labels;
   for (let i = 0; i < bounds.length; i++) {
     cum += h.counts[i] ?? 0;
-    out.push(`${f.name}_bucket${labelBlock(server, f.labelNames, labels, `le="${bounds[i]}"`)} ${cum}`);
+    out.push(`${bucket}${bounds[i]}"} ${cum}`);
   }
   const count = cum + (h.counts[bounds.length] ?? 0);
-  out.push(`${f.name}_bucket${labelBlock(server, f.labelNames, labels, 'le="+Inf"')} ${count}`);
-  const lb = labelBlock(server, f.labelNames, labels);
-  out.push(`${f.name}_sum${lb} ${formatValue(h.sum)}`, `${f.name}_count${lb} ${count}`);
+  out.push(
+    `${bucket}+Inf"} ${count}`,
+    `${f.name}_sum${prefix}} ${formatValue(h.sum)}`,
+    `${f.name}_count${prefix}} ${count}`,
+  );
 }
 
 const BOUND_TEXT = new Map<string, readonly string[]>();
@@ -125,7 +126,9 @@ export function renderExposition(
       zone: i.zone,
       host: i.host,
     };
-    out.push(`rtc_server_info${labelBlock(s.server, info.labelNames, labels as Record<string, string>)} 1`);
+    out.push(
+      `rtc_server_info${labelPrefix(escapeLabel(s.server), info.labelNames, labels as Record<string, string>)}} 1`,
+    );
   }
 
   const live = sorted.filter((s) => s.up);
@@ -149,14 +152,16 @@ export function renderExposition(
         const hs = (s.histograms as Record<string, readonly HistogramSample[] | undefined> | undefined)?.[
           name
         ];
-        if (hs) for (const h of hs) histogramLines(out, f, s.server, h, bounds);
+        if (hs) for (const h of hs) histogramLines(out, f, escapeLabel(s.server), h, bounds);
       }
     } else {
       for (const s of live) {
         const ss = (s.scalars as Record<string, readonly ScalarSample[] | undefined> | undefined)?.[name];
         if (ss)
           for (const x of ss)
-            out.push(`${f.name}${labelBlock(s.server, f.labelNames, x.labels)} ${formatValue(x.value)}`);
+            out.push(
+              `${f.name}${labelPrefix(escapeLabel(s.server), f.labelNames, x.labels)}} ${formatValue(x.value)}`,
+            );
       }
     }
   }
