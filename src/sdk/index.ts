@@ -35,6 +35,7 @@ export {
   renderExposition,
 } from './exposition.ts';
 export { estimateMos } from './mos.ts';
+export { type PushClient, type PushClientOptions, snapshotToPushBody, startPushing } from './push-client.ts';
 export { type MetricsServer, serveMetrics } from './serve.ts';
 export type * from './snapshot.ts';
 
