@@ -139,3 +139,21 @@ test('bearer token and server limit', async () => {
   assert.equal(error(r), 'too_many_servers');
   assert.equal((await send({ ...good, metrics: {} }, auth)).status, 200, 'known servers still push');
 });
+
+test('GET /api/v1/push/schema describes every catalogue family', async () => {
+  const { exporter } = setup();
+  const r = await exporter.app.handle({
+    method: 'GET',
+    path: '/api/v1/push/schema',
+    query: new URLSearchParams(),
+    headers: {},
+    body: Buffer.alloc(0),
+  });
+  assert.equal(r.status, 200);
+  const schema = JSON.parse(String(r.body)) as {
+    oneOf: { properties: { metrics: { properties: Record<string, unknown> } } }[];
+  };
+  const families = Object.keys(schema.oneOf[0]!.properties.metrics.properties);
+  assert.ok(families.includes('rtc_rtp_bytes_total') && families.includes('rtc_quality_score'));
+  assert.match(String(r.body), /"enum":\["in","out"\]/);
+});

@@ -20,6 +20,7 @@ import {
   type ServerState,
 } from '../sdk/index.ts';
 import { pushErrors as E } from './errors.ts';
+import { pushSchema } from './push-schema.ts';
 import type { Source } from './source.ts';
 
 /** One server's validated push. */
@@ -372,7 +373,7 @@ export function createPushSource(opts: PushSourceOptions): PushSource {
 
   return {
     name: 'push',
-    routes: [route],
+    routes: [route, { method: 'GET', path: '/api/v1/push/schema', handler: () => json(200, pushSchema()) }],
     size: () => entries.size,
     collect() {
       const t = now();
