@@ -2,7 +2,15 @@ import { Affinity } from './affinity.ts';
 import type { Policy } from './config.ts';
 import { IndexedMaxHeap } from './heap.ts';
 import { Ledger } from './ledger.ts';
-import { type Assessment, assess, type ExclusionCode, fitsOneMore, SOFT, scoreWith } from './score.ts';
+import {
+  type Assessment,
+  assess,
+  type ExclusionCode,
+  fitsOneMore,
+  notesOf,
+  SOFT,
+  scoreWith,
+} from './score.ts';
 import { emptySnapshot, type ServerView, type Snapshot } from './snapshot.ts';
 
 export interface AllocateRequest {
@@ -536,7 +544,7 @@ export class Chooser {
               `${round(this.reserved.get(s.id)!, 1)} more expected in its young rooms (mean room size ${round(this.expectedRoomSize(), 1)})`,
             ]
           : []),
-        ...a.notes,
+        ...notesOf(a, this.policy),
       ],
     };
   }
@@ -589,7 +597,7 @@ export class Chooser {
           : full
             ? { reason: 'full', detail: this.fullDetail(s, eff) }
             : null,
-        notes: a.notes,
+        notes: notesOf(a, this.policy),
       });
     }
     return rows;

@@ -39,8 +39,38 @@ export interface Assessment {
   /** Σ weight × headroom over the signals other than participants. */
   readonly other: number;
   readonly weightSum: number;
-  /** Human-readable lines for the signals other than participants. */
-  readonly notes: readonly string[];
+  /** Whether the assessment was made in blind mode (for the notes). */
+  readonly blind: boolean;
+}
+
+const notesCache = new WeakMap<Assessment, readonly string[]>();
+
+/** Human-readable lines for the signals other than participants; built on first use, then cached. */
+export function notesOf(a: Assessment, policy: Policy): readonly string[] {
+  let n = notesCache.get(a);
+  if (n) return n;
+  const s = a.server;
+  const l = policy.limits;
+  const out: string[] = [];
+  out.push(
+    s.cpu !== undefined
+      ? `cpu ${pct(s.cpu)} (limit ${pct(l.cpu)})`
+      : 'cpu unknown (no node_exporter data for this host)',
+  );
+  if (s.memory !== undefined) out.push(`memory ${pct(s.memory)} (limit ${pct(l.memory)})`);
+  if (s.egressBps !== undefined) {
+    const nic = s.nicBps ?? policy.nicBitsPerSecond;
+    out.push(
+      `egress ${gbit(s.egressBps)} of ${gbit(nic)} NIC (${pct(s.egressBps / nic)}, limit ${pct(l.egress)})`,
+    );
+  }
+  if (s.loss !== undefined) out.push(`packet loss ${pct(s.loss)} (limit ${pct(l.loss)})`);
+  if (s.joinFailureRatio !== undefined)
+    out.push(`join failures ${pct(s.joinFailureRatio)} (limit ${pct(l.joinFailures)})`);
+  out.push(`data age ${(a.ageMs / 1000).toFixed(1)}s (${a.grade}${a.blind ? ', monitoring blind' : ''})`);
+  n = out;
+  notesCache.set(a, n);
+  return n;
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(x < 0.01 ? 2 : 1)}%`;
@@ -66,7 +96,6 @@ export function assess(
   const factor =
     grade === 'fresh' ? 1 : grade === 'aging' ? 1 - (0.5 * (ageMs - pa)) / Math.max(1, ea - pa) : 0;
   const { weights: w, limits: l } = policy;
-  const notes: string[] = [];
   let other = 0;
   let weightSum = w.participants;
   let exclusion: Exclusion | undefined;
@@ -86,11 +115,9 @@ export function assess(
     const h = clamp01(1 - s.cpu / l.cpu);
     other += w.cpu * h;
     weightSum += w.cpu;
-    notes.push(`cpu ${pct(s.cpu)} (limit ${pct(l.cpu)})`);
     if (s.cpu >= l.cpu) exclude('cpu', `cpu ${pct(s.cpu)} ≥ limit ${pct(l.cpu)}`);
-  } else notes.push('cpu unknown (no node_exporter data for this host)');
+  }
   if (s.memory !== undefined) {
-    notes.push(`memory ${pct(s.memory)} (limit ${pct(l.memory)})`);
     if (s.memory >= l.memory) exclude('memory', `memory ${pct(s.memory)} ≥ limit ${pct(l.memory)}`);
   }
   if (s.egressBps !== undefined) {
@@ -98,27 +125,23 @@ export function assess(
     const r = s.egressBps / nic;
     other += w.egress * clamp01(1 - r / l.egress);
     weightSum += w.egress;
-    notes.push(`egress ${gbit(s.egressBps)} of ${gbit(nic)} NIC (${pct(r)}, limit ${pct(l.egress)})`);
     if (r >= l.egress) exclude('egress', `egress ${pct(r)} of the NIC ≥ limit ${pct(l.egress)}`);
   }
   if (s.loss !== undefined) {
     other += w.loss * clamp01(1 - s.loss / l.loss);
     weightSum += w.loss;
-    notes.push(`packet loss ${pct(s.loss)} (limit ${pct(l.loss)})`);
     if (s.loss >= l.loss) exclude('loss', `packet loss ${pct(s.loss)} ≥ limit ${pct(l.loss)}`);
   }
   if (s.joinFailureRatio !== undefined) {
     const j = s.joinFailureRatio;
     other += w.joinFailures * clamp01(1 - j / l.joinFailures);
     weightSum += w.joinFailures;
-    notes.push(`join failures ${pct(j)} (limit ${pct(l.joinFailures)})`);
     if (j >= l.joinFailures)
       exclude('join_failures', `join failures ${pct(j)} ≥ limit ${pct(l.joinFailures)}`);
   }
   if (!exclusion && s.state === 'draining') exclude('draining', 'server state is draining');
   if (!exclusion && opts.drained) exclude('drained', 'drained by an operator');
-  notes.push(`data age ${(ageMs / 1000).toFixed(1)}s (${grade}${opts.blind ? ', monitoring blind' : ''})`);
-  return { server: s, exclusion, grade, ageMs, factor, other, weightSum, notes };
+  return { server: s, exclusion, grade, ageMs, factor, other, weightSum, blind: opts.blind === true };
 }
 
 /** The headroom score in [0, 1] with `effective` participants (scraped + pending in the ledger). */

@@ -74,19 +74,20 @@ export type QueryName =
 /** The instant queries of one refresh; `w` is the rate window (e.g. `1m`). */
 export function queries(w: string): Record<QueryName, string> {
   return {
-    info: 'rtc_server_info',
-    up: 'up',
-    rtcUp: 'rtc_up',
-    sampleTime: 'timestamp(rtc_up)',
-    state: 'rtc_server_state == 1',
-    capacity: 'rtc_capacity_participants',
-    participants: 'rtc_participants',
-    rooms: 'rtc_rooms',
+    // Grouping keeps only the labels the join needs: answers for 10,000 servers stay small.
+    info: 'max by (server, eip, port, region, zone, host, version, instance) (rtc_server_info)',
+    up: 'max by (instance) (up)',
+    rtcUp: 'max by (server) (rtc_up)',
+    sampleTime: 'max by (server) (timestamp(rtc_up))',
+    state: 'max by (server, state) (rtc_server_state == 1)',
+    capacity: 'max by (server) (rtc_capacity_participants)',
+    participants: 'max by (server) (rtc_participants)',
+    rooms: 'max by (server) (rtc_rooms)',
     rtpEgress: `sum by (server) (rate(rtc_rtp_bytes_total{direction="out"}[${w}]))`,
     loss: `sum by (server) (rate(rtc_packet_loss_ratio_sum[${w}])) / sum by (server) (rate(rtc_packet_loss_ratio_count[${w}]))`,
     joinFailures: `sum by (server) (rate(rtc_join_failures_total[${w}])) / sum by (server) (rate(rtc_join_attempts_total[${w}]))`,
     cpu: `1 - avg by (instance, host) (rate(node_cpu_seconds_total{mode="idle"}[${w}]))`,
-    memory: '1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes',
+    memory: 'max by (instance, host) (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)',
     nodeTx: `sum by (instance, host) (rate(node_network_transmit_bytes_total{device!="lo"}[${w}]))`,
     nicSpeed: 'sum by (instance, host) (node_network_speed_bytes{device!="lo"} > 0)',
   };

@@ -1,0 +1,126 @@
+/**
+ * bench/dispatch part 2: HTTP allocations per second and latency against a 10,000-server snapshot, and
+ * the time of a full 10,000-server snapshot refresh.
+ * - Refresh, in-process: JSON parse of the 15 query answers + join + scoring + heaps (buildSnapshot +
+ *   Chooser.setSnapshot), and in the real process: rtcmon_dispatcher_snapshot_refresh_duration_seconds
+ *   (HTTP to the stand-in Prometheus included).
+ * - HTTP: `rtcmon dispatcher` as its own process, loaded by wrk (Debian) with bench/dispatch/allocate.lua.
+ * Run: node --import tsx bench/dispatch/http.ts [--servers=10000] [--duration=20s] [--connections=32]
+ *      [--threads=1] [--interval=15s (the dispatcher's snapshot.interval)]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Chooser } from '../../src/dispatcher/chooser.ts';
+import { defaultPolicy } from '../../src/dispatcher/config.ts';
+import { buildSnapshot, type QueryResults } from '../../src/dispatcher/snapshot.ts';
+import { freePort } from '../../src/stack/servers/process.ts';
+import { startRole } from '../../src/stack/servers/role.ts';
+import { startFakePrometheus } from './fake-prometheus.ts';
+
+const arg = (name: string, def: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def;
+const N = Number(arg('servers', '10000'));
+const duration = arg('duration', '20s');
+const connections = arg('connections', '32');
+const threads = arg('threads', '1');
+const interval = arg('interval', '15s');
+const here = dirname(fileURLToPath(import.meta.url));
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+const prom = await startFakePrometheus(N);
+const dir = mkdtempSync(join(tmpdir(), 'rtcmon-bench-dispatch-'));
+try {
+  // In-process refresh: parse + join + rebuild, 5 rounds after one warm-up.
+  const chooser = new Chooser(defaultPolicy);
+  const texts = Object.entries(prom.results()).map(
+    ([k, v]) =>
+      [k, JSON.stringify({ status: 'success', data: { resultType: 'vector', result: v } })] as const,
+  );
+  const times: number[] = [];
+  for (let r = 0; r < 6; r++) {
+    const t0 = performance.now();
+    const results: QueryResults = {};
+    for (const [k, text] of texts)
+      (results as Record<string, unknown>)[k] = (
+        JSON.parse(text) as { data: { result: unknown } }
+      ).data.result;
+    const snap = buildSnapshot(results, Date.now(), chooser.current);
+    chooser.setSnapshot(snap, Date.now());
+    if (r > 0) times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const bytes = texts.reduce((s, [, t]) => s + t.length, 0);
+  console.log(`bench/dispatch http: ${N} servers; load average ${load()}`);
+  console.log(
+    `snapshot refresh in-process (parse ${(bytes / 1e6).toFixed(1)} MB of query answers + join + score + heaps): median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`,
+  );
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = await startRole({
+    role: 'dispatcher',
+    url,
+    logDir: dir,
+    args: [
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--prometheus.url=${prom.url}`,
+      `--snapshot.interval=${interval}`,
+      '--log.level=warn',
+    ],
+  });
+  try {
+    const check = await fetch(`${url}/api/v1/allocate`, { method: 'POST', body: '{"room":"check"}' });
+    const a = (await check.json()) as { ok: boolean; candidates: unknown[] };
+    if (!a.ok) throw new Error('the dispatcher answered no server');
+    const wrk = spawnSync(
+      '/usr/bin/wrk',
+      [
+        `-t${threads}`,
+        `-c${connections}`,
+        `-d${duration}`,
+        '--latency',
+        '-s',
+        join(here, 'allocate.lua'),
+        `${url}/api/v1/allocate`,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const out = wrk.stdout;
+    const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
+    const p99 = /99%\s+([\d.]+\w+)/.exec(out)?.[1];
+    const p50 = /50%\s+([\d.]+\w+)/.exec(out)?.[1];
+    const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? '0';
+    const m = await (await fetch(`${url}/metrics`)).text();
+    const sum = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
+    const count = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
+    const dsum = Number(/^rtcmon_dispatcher_decision_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
+    const dcount = Number(/^rtcmon_dispatcher_decision_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
+    const servers = (await (await fetch(`${url}/api/v1/servers`)).json()) as {
+      ledgerEntries: number;
+      rooms: number;
+    };
+    console.log(
+      `wrk -t${threads} -c${connections} -d${duration} POST /api/v1/allocate (200,000 room names): ${rps} allocations/s, p50 ${p50}, p99 ${p99}, non-2xx ${non2xx}; load average ${load()}`,
+    );
+    console.log(
+      `  in-memory decision time (dispatcher /metrics): mean ${((dsum / dcount) * 1e6).toFixed(1)} µs over ${dcount} decisions; ledger ${servers.ledgerEntries}, rooms ${servers.rooms}`,
+    );
+    console.log(
+      `snapshot refresh in the dispatcher process (15 instant queries over HTTP + rebuild): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count} refreshes`,
+    );
+    if (process.argv.includes('--verbose')) console.log(out);
+  } finally {
+    await proc.stop();
+  }
+} finally {
+  await prom.close();
+  rmSync(dir, { recursive: true, force: true });
+}
