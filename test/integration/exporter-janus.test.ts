@@ -260,6 +260,45 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
         `${x.name} has label ${k}`,
       );
 
+  // 10% of the UDP packets inside the namespace dropped (iptables, where installed): Janus sees the
+  // publisher's losses, the subscriber reports its own, video asks for retransmissions.
+  if (existsSync('/usr/sbin/iptables')) {
+    const rule = [
+      'INPUT',
+      '-p',
+      'udp',
+      '-m',
+      'statistic',
+      '--mode',
+      'random',
+      '--probability',
+      '0.1',
+      '-j',
+      'DROP',
+    ];
+    execFileSync(
+      janus!.nsCommand(['iptables', '-A', ...rule])[0]!,
+      janus!.nsCommand(['iptables', '-A', ...rule]).slice(1),
+    );
+    const lossy = await until(
+      'losses counted in both directions, NACKs, loss ratio observations > 0',
+      (x) =>
+        value(x, 'rtc_rtp_packets_lost_total', { direction: 'in' }) > 0 &&
+        value(x, 'rtc_rtp_packets_lost_total', { direction: 'out' }) > 0 &&
+        value(x, 'rtc_nacks_total') > 0 &&
+        value(x, 'rtc_packet_loss_ratio_sum', { kind: 'video' }) > 0,
+    );
+    execFileSync(
+      janus!.nsCommand(['iptables', '-D', ...rule])[0]!,
+      janus!.nsCommand(['iptables', '-D', ...rule]).slice(1),
+    );
+    const mosLossy = value(lossy, 'rtc_quality_score_sum') / value(lossy, 'rtc_quality_score_count');
+    assert.ok(mosLossy < mos, `MOS with loss ${mosLossy} below the clean ${mos}`);
+    t.diagnostic(
+      `10% loss: lost in ${value(lossy, 'rtc_rtp_packets_lost_total', { direction: 'in' })}, out ${value(lossy, 'rtc_rtp_packets_lost_total', { direction: 'out' })}, nacks ${value(lossy, 'rtc_nacks_total')}, MOS ${mos.toFixed(3)} -> ${mosLossy.toFixed(3)}`,
+    );
+  } else t.diagnostic('iptables not installed: no loss injected');
+
   // Both clients leave: load falls back to zero, counters keep their totals.
   const before = await scrape();
   await sub.leave();
