@@ -66,6 +66,7 @@ export function createExporter(deps: ExporterDeps): Exporter {
   });
   const lastGood = new Map<Source, readonly ServerSnapshot[]>();
   const pending = new Map<Source, Promise<readonly ServerSnapshot[]>>();
+  const clashes = new Set<string>();
 
   const collectOne = async (src: Source): Promise<readonly ServerSnapshot[]> => {
     let timer: NodeJS.Timeout | undefined;
@@ -101,7 +102,11 @@ export function createExporter(deps: ExporterDeps): Exporter {
     sources.forEach((s, i) => {
       serversGauge.set({ source: s.name }, per[i]!.length);
     });
-    return mergeSnapshots(per, (server) => logger.warn({ server }, 'two sources report the same server id'));
+    return mergeSnapshots(per, (server) => {
+      if (clashes.has(server) || clashes.size > 1000) return; // once per id, not at every scrape
+      clashes.add(server);
+      logger.warn({ server }, 'two sources report the same server id; the first source wins');
+    });
   };
 
   const scrape = async (accept?: string): Promise<Reply> => {
