@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { parseEvents } from './events.ts';
 
 // Shapes as Janus 1.1.2's sample event handler posted them (captured, trimmed).
@@ -197,4 +198,31 @@ test('hostile entries are counted, never thrown', () => {
   assert.ok(m?.kind === 'media');
   assert.equal(m.stats.rttMs, undefined, 'negative figures dropped');
   assert.equal(m.stats.lost, undefined, 'non-numbers dropped');
+});
+
+test('property: any JSON body parses without throwing, every entry accounted for', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.jsonValue(), fc.array(fc.jsonValue())), (body) => {
+      const p = parseEvents(body);
+      const n = Array.isArray(body) ? body.length : 1;
+      assert.ok(p.ignored + p.invalid <= n);
+      assert.ok(p.events.length >= 0);
+    }),
+    { numRuns: 2000 },
+  );
+  // Event-shaped noise: typed fields with hostile values.
+  const ev = fc.record({
+    type: fc.constantFrom(1, 2, 16, 32, 64, 128, 256, -1, 1e308),
+    subtype: fc.oneof(fc.integer({ min: -1, max: 7 }), fc.string()),
+    handle_id: fc.oneof(fc.integer(), fc.double(), fc.string()),
+    timestamp: fc.oneof(fc.integer(), fc.double()),
+    event: fc.jsonValue(),
+  });
+  fc.assert(
+    fc.property(fc.array(ev, { maxLength: 50 }), (body) => {
+      const p = parseEvents(body);
+      for (const e of p.events) assert.ok(Number.isFinite(e.handle) && Number.isFinite(e.tsUs));
+    }),
+    { numRuns: 2000 },
+  );
 });
