@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createRtcMetrics, type PushClient, startPushing } from '../../src/sdk/index.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
@@ -19,6 +20,7 @@ let dir = '';
 let exporter: ManagedProcess | undefined;
 let prom: Prometheus | undefined;
 let url = '';
+let pusher: PushClient | undefined;
 
 interface Vector {
   metric: Record<string, string>;
@@ -97,6 +99,7 @@ before(async () => {
   });
 });
 after(async () => {
+  pusher?.stop();
   await prom?.stop();
   await exporter?.stop();
 });
@@ -104,12 +107,24 @@ after(async () => {
 test('Prometheus scrapes SDK and push servers with the expected labels', async () => {
   assert.equal((await push(goBody(7, 1000), 'wrong')).status, 401);
   assert.equal((await push(goBody(7, 1000))).status, 200);
-  const participants = await until('rtc_participants of 3 servers', async () => {
+  // A Node RTC server in another process feeds the exporter through the SDK's push client.
+  const node = createRtcMetrics({
+    server: 'node-1',
+    capacity: 50,
+    info: { eip: '198.51.100.20', port: '443' },
+  });
+  for (let i = 0; i < 6; i++) node.participantJoined(`room-${i % 2}`);
+  node.rtcp({ kind: 'audio', rttSeconds: 0.05, jitterSeconds: 0.002, lossRatio: 0.01 });
+  pusher = startPushing(node, { url, token: TOKEN, intervalMs: 500 });
+  await pusher.pushNow();
+  const participants = await until('rtc_participants of 4 servers', async () => {
     await push(goBody(7, 1000));
     const r = await query('rtc_participants');
-    return r.length === 3 ? r : undefined;
+    return r.length === 4 ? r : undefined;
   });
-  assert.deepEqual(participants.map((v) => v.metric.server).sort(), ['go-1', 'sim-0', 'sim-1']);
+  assert.deepEqual(participants.map((v) => v.metric.server).sort(), ['go-1', 'node-1', 'sim-0', 'sim-1']);
+  assert.equal(participants.find((v) => v.metric.server === 'node-1')?.value[1], '6');
+  assert.equal((await query('rtc_quality_score_count{server="node-1",kind="audio"}'))[0]?.value[1], '1');
   for (const v of participants) {
     assert.equal(v.metric.job, 'rtc');
     assert.equal(v.metric.cluster, 'test');
@@ -128,7 +143,7 @@ test('Prometheus scrapes SDK and push servers with the expected labels', async (
   assert.match(sim1?.port ?? '', /^\d+$/);
 
   assert.equal((await query('rtc_server_state{server="go-1",state="draining"} == 1')).length, 1);
-  assert.equal((await query('rtc_up == 1')).length, 3);
+  assert.equal((await query('rtc_up == 1')).length, 4);
   assert.equal((await query('rtc_load_ratio{server="go-1"}'))[0]?.value[1], '0.07');
   assert.equal((await query('rtc_join_failures_total{server="go-1",reason="room_full"}'))[0]?.value[1], '4');
 
@@ -145,7 +160,7 @@ test('Prometheus scrapes SDK and push servers with the expected labels', async (
   const mos = await query('histogram_quantile(0.5, sum by (le) (rtc_quality_score_bucket))');
   const median = Number(mos[0]?.value[1]);
   assert.ok(median >= 1 && median <= 4.5, `median MOS ${median}`);
-  assert.equal((await query('count(rtc_stats_updated_timestamp_seconds > time() - 60)'))[0]?.value[1], '3');
+  assert.equal((await query('count(rtc_stats_updated_timestamp_seconds > time() - 60)'))[0]?.value[1], '4');
 });
 
 test('promtool accepts the exposition; OpenMetrics is served on request; no sample has a timestamp', async () => {
