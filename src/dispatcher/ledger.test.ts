@@ -11,9 +11,9 @@ describe('Ledger', () => {
     assert.equal(l.pending('a'), 4);
     assert.equal(l.size, 5);
     assert.equal(
-      l.expire('a', 1150, 1000, 0, 1e9),
+      l.expire('a', 1120, 1000, 0, 1e9),
       1,
-      'only the entry at 100 is covered by a sample at 1150',
+      'only the entry at 100 is covered by a sample at 1120',
     );
     assert.equal(l.expire('a', 1120, 1000, 1250, 1000), 2, 'entries at 150 and 200 are too old');
     assert.equal(l.pending('a'), 1);
