@@ -133,6 +133,8 @@ export interface ServeOptions {
   ready?: () => boolean | Promise<boolean>;
   /** Called on shutdown after the listener closed and in-flight requests ended (flush buffers here). */
   onShutdown?: () => Promise<void>;
+  /** Answers GET /metrics instead of the registry alone (e.g. content negotiation by Accept). */
+  metrics?: Handler;
   /** How long in-flight requests may take to finish on shutdown. @default 10s */
   shutdownGraceMs?: number;
 }
@@ -172,7 +174,11 @@ export async function serve(opts: ServeOptions): Promise<Served> {
   let inflight = 0;
   let idle: (() => void) | undefined;
 
-  const builtin = async (path: string): Promise<Reply | undefined> => {
+  const builtin = async (
+    path: string,
+    msg: IncomingMessage,
+    query: URLSearchParams,
+  ): Promise<Reply | undefined> => {
     if (path === '/-/healthy') return text(200, 'rtcmon is healthy.\n');
     if (path === '/-/ready') {
       const ok =
@@ -184,6 +190,15 @@ export async function serve(opts: ServeOptions): Promise<Served> {
           : true);
       return text(ok ? 200 : 503, ok ? 'rtcmon is ready.\n' : 'rtcmon is not ready.\n');
     }
+    if (path === '/metrics' && opts.metrics)
+      return opts.metrics({
+        method: 'GET',
+        path,
+        query,
+        headers: msg.headers,
+        body: Buffer.alloc(0),
+        params: [],
+      });
     if (path === '/metrics')
       return {
         status: 200,
@@ -201,7 +216,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     try {
       const url = new URL(msg.url ?? '/', 'http://x');
       const path = url.pathname;
-      const b = msg.method === 'GET' ? await builtin(path) : undefined;
+      const b = msg.method === 'GET' ? await builtin(path, msg, url.searchParams) : undefined;
       if (b) {
         handler = path;
         reply = b;
