@@ -222,3 +222,51 @@ test('reasons stay few; unknown state is forgotten; maps are bounded', () => {
   st.applyPoll([], []);
   assert.equal(st.sizes().handles, 0);
 });
+
+test('a poll between two media events does not swallow the loss of that interval', () => {
+  let t = 0;
+  const st = createJanusState({ server: 'j', now: () => t });
+  const media = (packets: number, lost: number): JanusEvent => ({
+    kind: 'media',
+    handle: 1,
+    tsUs: t * 1000,
+    stats: { mid: '0', kind: 'audio', packetsReceived: packets, lost, jitterLocalMs: 1, inQuality: 100 },
+  });
+  st.applyEvents([media(100, 0)]);
+  t += 2000;
+  // The poll sees 20 lost of 100 more, but events are fresh: it counts them without a report.
+  st.applyPoll(
+    [
+      {
+        session_id: 1,
+        handle_id: 1,
+        plugin: 'x',
+        flags: { ready: true },
+        webrtc: {
+          media: {
+            '0': {
+              mid: '0',
+              type: 'audio',
+              direction: { recv: true },
+              rtcp: { main: { lost: 20 } },
+              stats: { in: { packets: 180 } },
+            },
+          },
+        },
+      },
+    ],
+    [],
+  );
+  t += 3000;
+  st.applyEvents([media(200, 20)]);
+  const s = st.snapshot(true);
+  const audio = s.histograms?.rtc_packet_loss_ratio?.find((h) => h.labels?.kind === 'audio');
+  assert.ok(audio);
+  assert.equal(
+    Array.from(audio.counts).reduce((a, b) => a + b, 0),
+    2,
+    'two event reports, none from the poll',
+  );
+  assert.ok(Math.abs(audio.sum - 20 / 120) < 1e-9, `loss over the second report: ${audio.sum}`);
+  assert.equal(scalar(s, 'rtc_rtp_packets_lost_total', { direction: 'in' }), 20);
+});

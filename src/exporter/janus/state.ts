@@ -45,6 +45,11 @@ interface Stream {
   lostByRemote: number;
   nacksIn: number;
   nacksOut: number;
+  /** Cumulative values at the last quality report (loss ratio over the report's interval). */
+  repInPackets: number;
+  repLost: number;
+  repOutPackets: number;
+  repLostByRemote: number;
   seenMs: number;
   lastEventMs: number;
 }
@@ -198,6 +203,10 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
         lostByRemote: 0,
         nacksIn: 0,
         nacksOut: 0,
+        repInPackets: 0,
+        repLost: 0,
+        repOutPackets: 0,
+        repLostByRemote: 0,
         seenMs: t,
         lastEventMs: Number.NEGATIVE_INFINITY,
       };
@@ -206,7 +215,16 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
     }
     s.seenMs = t;
     const st = s;
-    const d = (field: Exclude<keyof Stream, 'seenMs' | 'lastEventMs'>, v: number | undefined): number => {
+    type Cumulative =
+      | 'inBytes'
+      | 'inPackets'
+      | 'outBytes'
+      | 'outPackets'
+      | 'lost'
+      | 'lostByRemote'
+      | 'nacksIn'
+      | 'nacksOut';
+    const d = (field: Cumulative, v: number | undefined): number => {
       if (v === undefined || v <= st[field]) return 0;
       const delta = v - st[field];
       st[field] = v;
@@ -221,11 +239,15 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
     const dNacks = d('nacksIn', f.nacksIn) + d('nacksOut', f.nacksOut);
     if (dInBytes || dInPackets) recorder.rtp('in', f.kind, dInBytes, dInPackets);
     if (dOutBytes || dOutPackets) recorder.rtp('out', f.kind, dOutBytes, dOutPackets);
+    if (dLost) recorder.rtcp({ kind: f.kind, direction: 'in', packetsLost: dLost });
+    if (dLostRemote) recorder.rtcp({ kind: f.kind, direction: 'out', packetsLost: dLostRemote });
+    if (dNacks > 0) recorder.rtcp({ kind: f.kind, nacks: dNacks });
 
-    // One report per active direction: events are per-period reports; polls stand in for them only
-    // when no event arrived lately for this stream.
+    // One quality report per active direction: media events are Janus' per-period reports; polls stand
+    // in for them only when no event arrived lately for this stream. A report covers everything since
+    // the previous report (not since the previous poll), so no loss slips between the two sources.
     if (fromEvent) s.lastEventMs = t;
-    const observe = fromEvent || t - s.lastEventMs > eventFreshMs;
+    if (!fromEvent && t - s.lastEventMs <= eventFreshMs) return;
     const report = (
       direction: Direction,
       packets: number,
@@ -233,22 +255,28 @@ export function createJanusState(opts: JanusStateOptions): JanusState {
       jitterMs: number | undefined,
       quality: number | undefined,
     ) => {
+      if (!(packets > 0)) return;
       recorder.rtcp({
         kind: f.kind,
         direction,
-        packetsLost: lost,
-        ...(observe && packets + lost > 0 ? { lossRatio: lost / (packets + lost) } : {}),
-        ...(observe && jitterMs !== undefined && packets > 0 ? { jitterSeconds: jitterMs / 1000 } : {}),
+        lossRatio: lost > 0 ? lost / (packets + lost) : 0,
+        ...(jitterMs !== undefined ? { jitterSeconds: jitterMs / 1000 } : {}),
         // Janus reports rtt 0 until RTCP gave one; its link quality is 0 until then too.
-        ...(observe && f.rttMs !== undefined && packets > 0 && (quality ?? 0) > 0
-          ? { rttSeconds: f.rttMs / 1000 }
-          : {}),
+        ...(f.rttMs !== undefined && (quality ?? 0) > 0 ? { rttSeconds: f.rttMs / 1000 } : {}),
       });
     };
-    if (dInPackets > 0 || dLost > 0) report('in', dInPackets, dLost, f.jitterLocalMs, f.inQuality);
-    if (dOutPackets > 0 || dLostRemote > 0)
-      report('out', dOutPackets, dLostRemote, f.jitterRemoteMs, f.outQuality);
-    if (dNacks > 0) recorder.rtcp({ kind: f.kind, nacks: dNacks });
+    report('in', s.inPackets - s.repInPackets, s.lost - s.repLost, f.jitterLocalMs, f.inQuality);
+    report(
+      'out',
+      s.outPackets - s.repOutPackets,
+      s.lostByRemote - s.repLostByRemote,
+      f.jitterRemoteMs,
+      f.outQuality,
+    );
+    s.repInPackets = s.inPackets;
+    s.repLost = s.lost;
+    s.repOutPackets = s.outPackets;
+    s.repLostByRemote = s.lostByRemote;
   }
 
   const handleState = (handle: number): HandleState => {
