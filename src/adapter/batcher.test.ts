@@ -9,7 +9,7 @@ interface Item {
 }
 
 describe('createBatcher', () => {
-  it('groups concurrent items into one flush and resolves each', async () => {
+  it('sends at once when idle; items arriving meanwhile share the next flush', async () => {
     const flushed: number[][] = [];
     const b = createBatcher<Item>({
       flush: async (items) => {
@@ -20,7 +20,7 @@ describe('createBatcher', () => {
       maxConcurrent: 1,
     });
     await Promise.all([1, 2, 3].map((id) => b.submit({ rows: 10, id })));
-    assert.deepEqual(flushed, [[1, 2, 3]]);
+    assert.deepEqual(flushed, [[1], [2, 3]]);
   });
 
   it('sends a full batch at once and splits at maxRows', async () => {
@@ -34,10 +34,7 @@ describe('createBatcher', () => {
       maxConcurrent: 4,
     });
     await Promise.all([1, 2, 3, 4].map((id) => b.submit({ rows: 10, id })));
-    assert.deepEqual(flushed, [
-      [1, 2],
-      [3, 4],
-    ]);
+    assert.deepEqual(flushed, [[1], [2, 3], [4]]);
   });
 
   it('rejects every item of a failed batch and only those', async () => {

@@ -36,10 +36,11 @@ interface Waiting<T> {
 }
 
 /**
- * Group commit: concurrent requests share one ClickHouse insert. A batch leaves when it is full, when
- * its oldest item has waited `maxDelayMs`, or on close; at most `maxConcurrent` batches are in flight,
- * and while they are, new items keep joining the next batch (so a slower ClickHouse gets larger inserts,
- * not more of them). Every item learns its own batch's outcome.
+ * Group commit: concurrent requests share one ClickHouse insert. When no insert is running, a batch leaves
+ * at once with whatever waits (no added latency when idle); while one runs, new items gather for the next,
+ * which leaves when the running one ends, when it is full, or when its oldest item has waited
+ * `maxDelayMs` (then up to `maxConcurrent` inserts overlap). So the busier ClickHouse is, the larger and
+ * fewer the inserts. Every item learns its own batch's outcome.
  */
 export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Batcher<T> {
   const now = opts.now ?? Date.now;
@@ -64,7 +65,8 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
     while (
       queue.length > 0 &&
       active < opts.maxConcurrent &&
-      (closing || queuedRows >= opts.maxRows || now() - queue[0]!.at >= opts.maxDelayMs)
+      // Idle ClickHouse: go now (the leader of a group commit); busy: let the next batch fill up.
+      (closing || active === 0 || queuedRows >= opts.maxRows || now() - queue[0]!.at >= opts.maxDelayMs)
     ) {
       let rows = 0;
       let n = 0;
@@ -107,7 +109,7 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
       return new Promise<void>((resolve, reject) => {
         queue.push({ item, at: now(), resolve, reject });
         queuedRows += item.rows;
-        if (queuedRows >= opts.maxRows) pump();
+        if (active === 0 || queuedRows >= opts.maxRows) pump();
         else arm();
       });
     },

@@ -43,21 +43,69 @@ export interface DecodedWrite {
   readonly metadata: readonly MetadataRow[];
 }
 
-/** Known series by the raw bytes of their label fields; bounded (cleared when full). */
+/**
+ * Known series by the raw bytes of their label fields; bounded (cleared when full). Keyed by a murmur3
+ * hash of those bytes computed in JS, then confirmed byte for byte: a string-keyed Map made V8 hash and
+ * compare a fresh 200-byte string per sample, the adapter's largest cost (see bench/ingest).
+ */
 export class SeriesCache {
-  readonly #map = new Map<string, SeriesEntry>();
+  readonly #map = new Map<number, CacheSlot>();
+  #size = 0;
   constructor(readonly maxSize: number) {}
-  get(key: string): SeriesEntry | undefined {
-    return this.#map.get(key);
+  /** The entry whose label bytes equal `buf[start, end)`, if any. */
+  find(hash: number, buf: Buffer, start: number, end: number): SeriesEntry | undefined {
+    const len = end - start;
+    for (let slot = this.#map.get(hash); slot !== undefined; slot = slot.next)
+      if (slot.key.length === len && buf.compare(slot.key, 0, len, start, end) === 0) return slot.entry;
+    return undefined;
   }
-  set(key: string, e: SeriesEntry): void {
+  add(hash: number, key: Buffer, entry: SeriesEntry): void {
     // Clearing is crude but bounded and cheap; the price is re-writing series rows once.
-    if (this.#map.size >= this.maxSize) this.#map.clear();
-    this.#map.set(key, e);
+    if (this.#size >= this.maxSize) {
+      this.#map.clear();
+      this.#size = 0;
+    }
+    this.#map.set(hash, { key, entry, next: this.#map.get(hash) });
+    this.#size++;
   }
   get size(): number {
-    return this.#map.size;
+    return this.#size;
   }
+}
+
+interface CacheSlot {
+  readonly key: Buffer;
+  readonly entry: SeriesEntry;
+  readonly next: CacheSlot | undefined;
+}
+
+/** murmur3 (32-bit) of `buf[start, end)`. */
+export function hashBytes(buf: Buffer, start: number, end: number): number {
+  let h = (end - start) ^ 0x9747b28c;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    let k = buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = end - i;
+  if (rest > 0) {
+    let k = buf[i]!;
+    if (rest > 1) k |= buf[i + 1]! << 8;
+    if (rest > 2) k |= buf[i + 2]! << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 export const METRIC_TYPES = [
@@ -154,10 +202,6 @@ function str(buf: Buffer, start: number, end: number, what: string): string {
   }
 }
 
-/** Node's fast latin1 slice (not in @types/node): the cache key from raw bytes. */
-const latin1 = (b: Buffer, start: number, end: number): string =>
-  (b as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
-
 // Scratch space reused across series (the decoder is synchronous).
 let labelSpans = new Int32Array(64);
 let sampleSpans = new Int32Array(256);
@@ -217,22 +261,30 @@ export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWri
       }
       if (ns === 0) continue;
       // Pass 2: the series, from the cache or decoded and validated once.
-      let key: string;
-      if (nl === 0) key = '';
-      else {
+      // The key is the label fields' raw bytes (tags and lengths included): contiguous in practice.
+      let keyBuf = buf;
+      let keyStart = 0;
+      let keyEnd = 0;
+      if (nl > 0) {
         let contiguous = true;
         // Contiguous: each label's tag byte follows the previous label's end.
         for (let i = 1; i < nl; i++) if (labelSpans[i * 3] !== labelSpans[i * 3 - 1]! + 1) contiguous = false;
-        if (contiguous) key = latin1(buf, labelSpans[0]! - 1, labelSpans[nl * 3 - 1]!);
-        else {
-          key = '';
-          for (let i = 0; i < nl; i++) key += latin1(buf, labelSpans[i * 3]! - 1, labelSpans[i * 3 + 2]!);
+        if (contiguous) {
+          keyStart = labelSpans[0]! - 1;
+          keyEnd = labelSpans[nl * 3 - 1]!;
+        } else {
+          const parts: Buffer[] = [];
+          for (let i = 0; i < nl; i++)
+            parts.push(buf.subarray(labelSpans[i * 3]! - 1, labelSpans[i * 3 + 2]!));
+          keyBuf = Buffer.concat(parts);
+          keyEnd = keyBuf.length;
         }
       }
-      let entry = opts.cache.get(key);
+      const hash = hashBytes(keyBuf, keyStart, keyEnd);
+      let entry = opts.cache.find(hash, keyBuf, keyStart, keyEnd);
       if (entry === undefined) {
         entry = newSeries(buf, r, nl, opts.now);
-        opts.cache.set(key, entry);
+        opts.cache.add(hash, Buffer.from(keyBuf.subarray(keyStart, keyEnd)), entry);
       }
       if (entry.storedAt === 0) seriesToStore.push(entry);
       else if (opts.now - entry.storedAt >= opts.refreshMs) {
