@@ -15,8 +15,8 @@ import {
 } from '../sdk/index.ts';
 import { mergeSnapshots, type Source } from './source.ts';
 
-/** Internal path /metrics is routed to (see main.ts: lib's serve() answers /metrics itself). */
-export const METRICS_ROUTE = '/-/rtc-metrics';
+/** The scrape path; main.ts hands it to serve() as its /metrics handler. */
+export const METRICS_ROUTE = '/metrics';
 
 export interface ExporterDeps {
   sources: readonly Source[];

@@ -5,7 +5,7 @@ import { loadConfig, type Spec, usage } from '../lib/config.ts';
 import { closeOnSignals, createRegistry, serve } from '../lib/http.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { type SimServer, startSimServer } from '../sdk/sim-server.ts';
-import { createExporter, METRICS_ROUTE } from './app.ts';
+import { createExporter } from './app.ts';
 import { exporterOptions } from './config.ts';
 import { createPushSource } from './push.ts';
 import { type Source, sdkSource } from './source.ts';
@@ -90,16 +90,11 @@ export async function main(argv: string[]): Promise<void> {
     logger,
     registry,
     ready: exporter.ready,
+    metrics: (req) => exporter.scrape(req.headers.accept),
     onShutdown: async () => {
       for (const s of sources) await s.stop?.();
       await stopSims();
     },
-  });
-  // lib's serve() answers GET /metrics with the self-registry only; the exporter's /metrics needs the
-  // request's Accept header, so it is routed to the app's handler before serve() sees the request.
-  served.server.prependListener('request', (msg) => {
-    if ((msg.method === 'GET' || msg.method === 'HEAD') && msg.url && /^\/metrics(?:\?|$)/.test(msg.url))
-      msg.url = METRICS_ROUTE + msg.url.slice('/metrics'.length);
   });
   logger.info({ sources: sources.map((s) => s.name), url: served.url }, 'exporter ready');
   closeOnSignals(served.close, logger);
