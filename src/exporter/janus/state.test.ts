@@ -270,3 +270,28 @@ test('a poll between two media events does not swallow the loss of that interval
   assert.ok(Math.abs(audio.sum - 20 / 120) < 1e-9, `loss over the second report: ${audio.sum}`);
   assert.equal(scalar(s, 'rtc_rtp_packets_lost_total', { direction: 'in' }), 20);
 });
+
+test('cardinality: 1,000 rooms with 3,000 handles and hostile hangup reasons keep every family small', () => {
+  const st = createJanusState({ server: 'j' });
+  const infos: JanusHandleInfo[] = [];
+  const ev: JanusEvent[] = [];
+  for (let r = 0; r < 1000; r++) {
+    infos.push(publisher(r * 10 + 1, r * 10 + 1, r, 100), subscriber(r * 10 + 2, r * 10 + 2, r, 50));
+    infos.push(subscriber(r * 10 + 3, r * 10 + 3, r, 50));
+    ev.push({ kind: 'ice', handle: 1e6 + r, tsUs: 1, state: 'gathering' });
+    ev.push({ kind: 'hangup', handle: 1e6 + r, tsUs: 2, reason: `Gateway: weird ${r} ${'x'.repeat(r)}` });
+  }
+  st.applyPoll(infos, []);
+  st.applyEvents(ev);
+  const s = st.snapshot(true);
+  assert.equal(scalar(s, 'rtc_rooms'), 1000);
+  assert.equal(scalar(s, 'rtc_participants'), 3000);
+  for (const [family, samples] of Object.entries(s.scalars ?? {}))
+    assert.ok((samples?.length ?? 0) <= 4, `${family}: ${samples?.length} series`);
+  for (const [family, samples] of Object.entries(s.histograms ?? {}))
+    assert.ok((samples?.length ?? 0) <= 2, `${family}: ${samples?.length} series`);
+  assert.deepEqual(
+    (s.scalars?.rtc_join_failures_total ?? []).map((x) => x.labels?.reason),
+    ['hangup_before_media'],
+  );
+});
