@@ -235,6 +235,11 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
     );
   const mos = value(s, 'rtc_quality_score_sum') / value(s, 'rtc_quality_score_count');
   assert.ok(mos > 4 && mos <= 4.5, `loopback MOS ${mos}`);
+  t.diagnostic(
+    `joins ${value(s, 'rtc_join_duration_seconds_count')} (mean ${(value(s, 'rtc_join_duration_seconds_sum') / value(s, 'rtc_join_duration_seconds_count')).toFixed(3)} s to media), ` +
+      `admin polls ${value(s, 'rtcmon_janus_poll_duration_seconds_count')} (mean ${((1000 * value(s, 'rtcmon_janus_poll_duration_seconds_sum')) / value(s, 'rtcmon_janus_poll_duration_seconds_count')).toFixed(1)} ms), ` +
+      `events used ${value(s, 'rtcmon_janus_events_total', { result: 'used' })}, ignored ${value(s, 'rtcmon_janus_events_total', { result: 'ignored' })}, MOS ${mos.toFixed(3)}`,
+  );
   // The exposition passes Prometheus' own linter.
   const text = await (await fetch(`${exporterUrl}/metrics`)).text();
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
