@@ -7,6 +7,7 @@ import {
   assess,
   type ExclusionCode,
   fitsOneMore,
+  limitingNote,
   notesOf,
   SOFT,
   scoreWith,
@@ -469,7 +470,7 @@ export class Chooser {
     const candidates: CandidateView[] = [];
     for (const i of top) {
       if (candidates.length >= p.explainCandidates) break;
-      if (i !== chosen) candidates.push(this.candidate(i));
+      if (i !== chosen) candidates.push(this.candidate(i, false));
     }
     const dataAgeMs = nowMs - this.snapshot.takenAtMs;
     return {
@@ -519,7 +520,11 @@ export class Chooser {
     };
   }
 
-  private candidate(i: number): CandidateView {
+  /**
+   * The view of one server in an answer. The chosen server carries every signal; the next candidates
+   * carry their participants and their most limiting signal, which keeps answers small and fast.
+   */
+  private candidate(i: number, full = true): CandidateView {
     const a = this.assessments[i]!;
     const s = a.server;
     const pending = this.ledger.pending(s.id);
@@ -537,16 +542,27 @@ export class Chooser {
       participants: s.participants,
       pending,
       capacity: s.capacity,
-      reasons: [
-        `participants ${s.participants} + ${pending} pending of ${s.capacity} (load ${round(load, 2)}, high mark ${this.policy.highMark})`,
-        ...((this.reserved.get(s.id) ?? 0) > 0
-          ? [
-              `${round(this.reserved.get(s.id)!, 1)} more expected in its young rooms (mean room size ${round(this.expectedRoomSize(), 1)})`,
-            ]
-          : []),
-        ...notesOf(a, this.policy),
-      ],
+      reasons: this.reasonsOf(a, pending, load, full),
     };
+  }
+
+  private reasonsOf(a: Assessment, pending: number, load: number, full: boolean): string[] {
+    const s = a.server;
+    const out = [
+      `participants ${s.participants} + ${pending} pending of ${s.capacity} (load ${round(load, 2)}, high mark ${this.policy.highMark})`,
+    ];
+    const reserved = this.reserved.get(s.id) ?? 0;
+    if (full && reserved > 0)
+      out.push(
+        `${round(reserved, 1)} more expected in its young rooms (mean room size ${round(this.expectedRoomSize(), 1)})`,
+      );
+    const notes = notesOf(a, this.policy);
+    if (full) out.push(...notes);
+    else {
+      const lim = limitingNote(a, this.policy);
+      if (lim) out.push(lim);
+    }
+    return out;
   }
 
   /** Servers able to take a new room, best first (the legacy GetRtcServer list). */

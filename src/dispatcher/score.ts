@@ -41,9 +41,31 @@ export interface Assessment {
   readonly weightSum: number;
   /** Whether the assessment was made in blind mode (for the notes). */
   readonly blind: boolean;
+  /** The signal other than participants with the least headroom (undefined: none known). */
+  readonly limiting: 'cpu' | 'egress' | 'loss' | 'join_failures' | undefined;
 }
 
 const notesCache = new WeakMap<Assessment, readonly string[]>();
+
+/** One line on the signal that limits a server most (for the next candidates of an answer). */
+export function limitingNote(a: Assessment, policy: Policy): string | undefined {
+  const s = a.server;
+  const l = policy.limits;
+  switch (a.limiting) {
+    case 'cpu':
+      return `cpu ${pct(s.cpu!)} (limit ${pct(l.cpu)})`;
+    case 'egress': {
+      const r = s.egressBps! / (s.nicBps ?? policy.nicBitsPerSecond);
+      return `egress ${pct(r)} of the NIC (limit ${pct(l.egress)})`;
+    }
+    case 'loss':
+      return `packet loss ${pct(s.loss!)} (limit ${pct(l.loss)})`;
+    case 'join_failures':
+      return `join failures ${pct(s.joinFailureRatio!)} (limit ${pct(l.joinFailures)})`;
+    default:
+      return undefined;
+  }
+}
 
 /** Human-readable lines for the signals other than participants; built on first use, then cached. */
 export function notesOf(a: Assessment, policy: Policy): readonly string[] {
@@ -98,6 +120,8 @@ export function assess(
   const { weights: w, limits: l } = policy;
   let other = 0;
   let weightSum = w.participants;
+  let worst = 2;
+  let limiting: Assessment['limiting'];
   let exclusion: Exclusion | undefined;
   const exclude = (code: ExclusionCode, detail: string) => {
     exclusion ??= { code, detail };
@@ -113,6 +137,7 @@ export function assess(
 
   if (s.cpu !== undefined) {
     const h = clamp01(1 - s.cpu / l.cpu);
+    if (h < worst) [worst, limiting] = [h, 'cpu'];
     other += w.cpu * h;
     weightSum += w.cpu;
     if (s.cpu >= l.cpu) exclude('cpu', `cpu ${pct(s.cpu)} ≥ limit ${pct(l.cpu)}`);
@@ -123,17 +148,20 @@ export function assess(
   if (s.egressBps !== undefined) {
     const nic = s.nicBps ?? policy.nicBitsPerSecond;
     const r = s.egressBps / nic;
+    if (1 - r / l.egress < worst) [worst, limiting] = [1 - r / l.egress, 'egress'];
     other += w.egress * clamp01(1 - r / l.egress);
     weightSum += w.egress;
     if (r >= l.egress) exclude('egress', `egress ${pct(r)} of the NIC ≥ limit ${pct(l.egress)}`);
   }
   if (s.loss !== undefined) {
+    if (1 - s.loss / l.loss < worst) [worst, limiting] = [1 - s.loss / l.loss, 'loss'];
     other += w.loss * clamp01(1 - s.loss / l.loss);
     weightSum += w.loss;
     if (s.loss >= l.loss) exclude('loss', `packet loss ${pct(s.loss)} ≥ limit ${pct(l.loss)}`);
   }
   if (s.joinFailureRatio !== undefined) {
     const j = s.joinFailureRatio;
+    if (1 - j / l.joinFailures < worst) [worst, limiting] = [1 - j / l.joinFailures, 'join_failures'];
     other += w.joinFailures * clamp01(1 - j / l.joinFailures);
     weightSum += w.joinFailures;
     if (j >= l.joinFailures)
@@ -141,7 +169,17 @@ export function assess(
   }
   if (!exclusion && s.state === 'draining') exclude('draining', 'server state is draining');
   if (!exclusion && opts.drained) exclude('drained', 'drained by an operator');
-  return { server: s, exclusion, grade, ageMs, factor, other, weightSum, blind: opts.blind === true };
+  return {
+    server: s,
+    exclusion,
+    grade,
+    ageMs,
+    factor,
+    other,
+    weightSum,
+    blind: opts.blind === true,
+    limiting,
+  };
 }
 
 /** The headroom score in [0, 1] with `effective` participants (scraped + pending in the ledger). */
