@@ -113,41 +113,85 @@ export function encodeLabels(labels: readonly { name: Uint8Array; value: Uint8Ar
   return Buffer.from(w.bytes());
 }
 
+/** Bytes of a timestamp as an int64 varint (fast path for 0 ≤ t < 2^53). */
+export function timestampSize(t: number): number {
+  if (t < 0) return 10;
+  if (t < 0x10000000) return t < 0x80 ? 1 : t < 0x4000 ? 2 : t < 0x200000 ? 3 : 4;
+  let hi = Math.floor(t / 0x10000000);
+  let n = 5;
+  while (hi >= 0x80) {
+    hi = Math.floor(hi / 0x80);
+    n++;
+  }
+  return n;
+}
+
 /** Size of one `Sample { double value = 1; int64 timestamp = 2; }` message. */
-const sampleSize = (t: number): number => 9 + 1 + int64Size(t);
+const sampleSize = (t: number): number => 9 + 1 + timestampSize(t);
 
 /**
  * Appends `repeated TimeSeries timeseries = 1` (of a QueryResult) for one series: its pre-encoded
- * labels, then `count` samples with timestamps `ts[i]` and values as raw bytes `values[8i..8i+8)`.
+ * labels, then the samples `ts[from..to)` with value bits `vals[2i]` (low) and `vals[2i + 1]` (high).
  */
 export function writeTimeSeries(
   w: PbWriter,
   labels: Uint8Array,
   ts: Float64Array,
-  values: Uint8Array,
-  count: number,
+  vals: Uint32Array,
+  from: number,
+  to: number,
 ): void {
   let size = labels.length;
-  for (let i = 0; i < count; i++) {
-    const s = sampleSize(ts[i]!);
-    size += 1 + uvarintSize(s) + s;
-  }
+  for (let i = from; i < to; i++) size += 2 + sampleSize(ts[i]!);
   w.tag(1, 2);
   w.uvarint(size);
   // Room for everything at once: the loop below writes into `buf` directly and must not see it move.
   w.ensure(size + 16);
   w.raw(labels);
   const buf = w.buf;
-  for (let i = 0; i < count; i++) {
+  let pos = w.pos;
+  for (let i = from; i < to; i++) {
     const t = ts[i]!;
-    buf[w.pos++] = 0x12; // field 2 (samples), length-delimited
-    buf[w.pos++] = sampleSize(t);
-    buf[w.pos++] = 0x09; // field 1 (value), 64-bit
-    buf.set(values.subarray(i * 8, i * 8 + 8), w.pos);
-    w.pos += 8;
-    buf[w.pos++] = 0x10; // field 2 (timestamp), varint
-    w.int64(t);
+    const lo = vals[2 * i]!;
+    const hi = vals[2 * i + 1]!;
+    buf[pos++] = 0x12; // field 2 (samples), length-delimited
+    buf[pos++] = sampleSize(t);
+    buf[pos++] = 0x09; // field 1 (value), 64-bit little-endian
+    buf[pos++] = lo & 0xff;
+    buf[pos++] = (lo >>> 8) & 0xff;
+    buf[pos++] = (lo >>> 16) & 0xff;
+    buf[pos++] = lo >>> 24;
+    buf[pos++] = hi & 0xff;
+    buf[pos++] = (hi >>> 8) & 0xff;
+    buf[pos++] = (hi >>> 16) & 0xff;
+    buf[pos++] = hi >>> 24;
+    buf[pos++] = 0x10; // field 2 (timestamp), varint
+    if (t >= 0 && t < 0x10000000) {
+      let v = t;
+      while (v >= 0x80) {
+        buf[pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[pos++] = v;
+    } else if (t >= 0) {
+      const low = t % 0x10000000;
+      let high = (t - low) / 0x10000000;
+      buf[pos++] = (low & 0x7f) | 0x80;
+      buf[pos++] = ((low >>> 7) & 0x7f) | 0x80;
+      buf[pos++] = ((low >>> 14) & 0x7f) | 0x80;
+      buf[pos++] = ((low >>> 21) & 0x7f) | 0x80;
+      while (high >= 0x80) {
+        buf[pos++] = (high % 0x80) | 0x80;
+        high = Math.floor(high / 0x80);
+      }
+      buf[pos++] = high;
+    } else {
+      w.pos = pos;
+      w.int64(t);
+      pos = w.pos;
+    }
   }
+  w.pos = pos;
 }
 
 /** One `Chunk { min_time_ms = 1; max_time_ms = 2; type = 3 (XOR = 1); data = 4 }` message, encoded. */

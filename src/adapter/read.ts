@@ -8,7 +8,7 @@ import { ClickHouseError, storageError } from './errors.ts';
 import { STREAMED_CONTENT_TYPE } from './frames.ts';
 import { InvalidMatcherError, type Matcher, validateMatchers } from './matchers.ts';
 import { ReadRequest, ResponseType, TO_OBJECT } from './prompb.ts';
-import { countSamples, type ReadClickHouse, streamSamples } from './read-samples.ts';
+import { type CountedSeries, countRows, type ReadClickHouse, streamSamples } from './read-samples.ts';
 import { parseSeriesRows, type SelectedSeries, seriesSql, toSelectedSeries } from './read-series.ts';
 import { ChunkedSink, SamplesResultSink } from './read-sinks.ts';
 import { snappyDeclaredLength } from './write.ts';
@@ -31,8 +31,8 @@ export interface ReadOptions {
   readonly stripLabels: readonly string[];
   /** Streamed answers: a frame is sent once it holds this many bytes (Prometheus: 1 MiB). */
   readonly maxFrameBytes: number;
-  /** Series per ClickHouse statement for samples. @default 2000 */
-  readonly batchSeries?: number;
+  /** Rows of samples the adapter holds at once while putting series in order. @default 2,000,000 */
+  readonly batchRows?: number;
 }
 
 export interface ReadDeps {
@@ -199,7 +199,7 @@ export function createReadHandler(deps: ReadDeps): Handler {
   const { ch, options, logger } = deps;
   const metrics = createReadMetrics(deps.registry);
   const gate = createGate(options.maxConcurrent);
-  const batchSeries = options.batchSeries ?? 2000;
+  const batchRows = options.batchRows ?? 2_000_000;
   const strip = new Set(options.stripLabels);
   const retryAfterMs = deps.retryAfterMs ?? 1000;
 
@@ -221,31 +221,35 @@ export function createReadHandler(deps: ReadDeps): Handler {
     return toSelectedSeries(rows, strip);
   };
 
-  const samplesLimit = (q: PlannedQuery, n: number) =>
-    limitError(
-      'read.max-samples',
-      `query ${q.index} returns more than ${options.maxSamples} samples (${n} at least)`,
-    );
+  /** Series of a query with their row counts; past `read.max-samples` nothing is read at all. */
+  const plan = async (q: PlannedQuery): Promise<CountedSeries[]> => {
+    const selected = await selectSeries(q);
+    const { counted, total } = await countRows({
+      ch,
+      series: selected,
+      start: q.start,
+      end: q.end,
+      stopAt: options.maxSamples,
+    });
+    if (total > options.maxSamples)
+      throw limitError(
+        'read.max-samples',
+        `query ${q.index} returns more than ${options.maxSamples} samples (${total} at least)`,
+      );
+    return counted;
+  };
 
   const answerSamples = async (queries: readonly PlannedQuery[]): Promise<Reply> => {
     const parts: Buffer[] = [];
     let series = 0;
     let samples = 0;
     for (const q of queries) {
-      const selected = await selectSeries(q);
-      const sink = new SamplesResultSink((n) => {
-        if (n > options.maxSamples) throw samplesLimit(q, n);
-      });
-      for await (const _ of streamSamples({
-        ch,
-        series: selected,
-        start: q.start,
-        end: q.end,
-        sink,
-        batchSeries,
-      }));
+      const counted = await plan(q);
+      const rows = counted.reduce((n, c) => n + c.rows, 0);
+      const sink = new SamplesResultSink(rows * 20 + counted.length * 128 + 1024);
+      for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }));
       parts.push(sink.result());
-      series += sink.series;
+      series += sink.seriesCount;
       samples += sink.samples;
     }
     const body = await snappy.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
@@ -260,38 +264,19 @@ export function createReadHandler(deps: ReadDeps): Handler {
 
   /** Every query is checked (series and samples limits) before the first byte goes out. */
   const answerStreamed = async (queries: readonly PlannedQuery[], done: () => void): Promise<Reply> => {
-    const selected: SelectedSeries[][] = [];
-    for (const q of queries) {
-      const s = await selectSeries(q);
-      const n = await countSamples({
-        ch,
-        series: s,
-        start: q.start,
-        end: q.end,
-        batchSeries,
-        stopAt: options.maxSamples,
-      });
-      if (n > options.maxSamples) throw samplesLimit(q, n);
-      selected.push(s);
-    }
+    const planned: CountedSeries[][] = [];
+    for (const q of queries) planned.push(await plan(q));
     async function* body(): AsyncGenerator<Uint8Array> {
       try {
         for (const q of queries) {
           const sink = new ChunkedSink(q.index, options.maxFrameBytes);
-          const series = selected[q.index]!;
-          for await (const _ of streamSamples({
-            ch,
-            series,
-            start: q.start,
-            end: q.end,
-            sink,
-            batchSeries,
-          })) {
+          const counted = planned[q.index]!;
+          for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows })) {
             if (sink.outBytes >= options.maxFrameBytes) yield sink.take()!;
           }
           const rest = sink.take();
           if (rest) yield rest;
-          metrics.series.inc({ response_type: 'streamed_xor_chunks' }, sink.series);
+          metrics.series.inc({ response_type: 'streamed_xor_chunks' }, sink.seriesCount);
           metrics.samples.inc({ response_type: 'streamed_xor_chunks' }, sink.samples);
         }
       } catch (err) {

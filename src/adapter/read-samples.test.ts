@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  batchesByRows,
+  type CountedSeries,
+  dropDuplicates,
+  mergeRuns,
+  type ReadClickHouse,
+  streamSamples,
+} from './read-samples.ts';
+import type { SelectedSeries } from './read-series.ts';
+
+const series = (i: number): SelectedSeries => ({
+  fingerprint: BigInt(i),
+  labels: [],
+  encoded: Buffer.alloc(0),
+});
+
+describe('mergeRuns + dropDuplicates', () => {
+  it('sort any concatenation of ascending runs and keep one sample per timestamp', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 30 }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.integer({ min: 0, max: 3 }),
+        (runs, pad) => {
+          const sorted = runs.map((r) => [...r].sort((a, b) => a - b));
+          const flat = sorted.flat();
+          const ts = new Float64Array(pad + flat.length);
+          const vals = new Uint32Array(2 * ts.length);
+          flat.forEach((t, i) => {
+            ts[pad + i] = t;
+            vals[2 * (pad + i)] = t + 1000; // value follows the timestamp, so pairs stay together
+            vals[2 * (pad + i) + 1] = 7;
+          });
+          const tmpT = new Float64Array(flat.length);
+          const tmpV = new Uint32Array(2 * flat.length);
+          mergeRuns(ts, vals, pad, pad + flat.length, tmpT, tmpV);
+          const end = dropDuplicates(ts, vals, pad, pad + flat.length);
+          const want = [...new Set(flat)].sort((a, b) => a - b);
+          assert.deepEqual([...ts.subarray(pad, end)], want);
+          for (let i = pad; i < end; i++)
+            assert.deepEqual([vals[2 * i], vals[2 * i + 1]], [ts[i]! + 1000, 7]);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('batchesByRows', () => {
+  it('keeps order and the row budget (a big series alone)', () => {
+    const counted = [5, 5, 20, 1, 1, 1].map((rows, i) => ({ series: series(i), rows }));
+    const out = [...batchesByRows(counted, 10)].map((b) => b.map((c) => c.rows));
+    assert.deepEqual(out, [[5, 5], [20], [1, 1, 1]]);
+  });
+});
+
+describe('streamSamples', () => {
+  it('puts rows that arrive in any order and any split back into series, sorted, without duplicates', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 40 }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 10 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.boolean(),
+        fc.infiniteStream(fc.nat()),
+        async (perSeries, splits, batchRows, withExtra, noise) => {
+          const sel = perSeries.map((_, i) => series(i));
+          const counted: CountedSeries[] = perSeries.map((ts, i) => ({ series: sel[i]!, rows: ts.length }));
+          const rows: [number, number][] = perSeries.flatMap((ts, i) =>
+            ts.map((t) => [i, t] as [number, number]),
+          );
+          // A duplicate of every fifth row (counted: ClickHouse counts it), and with `withExtra` one row
+          // that arrives without being counted (a write between count and read).
+          for (let k = 0; k < rows.length; k += 5) rows.push(rows[k]!);
+          for (const [i] of rows.slice(perSeries.flat().length)) (counted[i] as { rows: number }).rows++;
+          if (withExtra) rows.push([0, 20_000]);
+          const it = noise[Symbol.iterator]();
+          rows.sort(() => ((it.next().value as number) % 3) - 1);
+          const ch: ReadClickHouse = {
+            queryBytes: async () => Buffer.alloc(0),
+            async *queryStream(sql) {
+              const fps = /IN \(([^)]*)\)/.exec(sql)![1]!.split(', ').map(Number);
+              const body = Buffer.concat(
+                rows
+                  .filter(([i]) => fps.includes(i))
+                  .map(([i, t]) => {
+                    const b = Buffer.alloc(20);
+                    b.writeUInt32LE(fps.indexOf(i), 0);
+                    b.writeBigInt64LE(BigInt(t), 4);
+                    b.writeDoubleLE(t / 2, 12);
+                    return b;
+                  }),
+              );
+              let at = 0;
+              for (let k = 0; at < body.length; k++) {
+                const n = splits[k % splits.length]!;
+                yield body.subarray(at, at + n);
+                at += n;
+              }
+            },
+          };
+          const got: [number, number[]][] = [];
+          const sink = {
+            series(s: SelectedSeries, ts: Float64Array, vals: Uint32Array, from: number, to: number) {
+              const v = Buffer.alloc(8);
+              for (let i = from; i < to; i++) {
+                v.writeUInt32LE(vals[2 * i]!, 0);
+                v.writeUInt32LE(vals[2 * i + 1]!, 4);
+                assert.equal(v.readDoubleLE(0), ts[i]! / 2);
+              }
+              got.push([Number(s.fingerprint), [...ts.subarray(from, to)]]);
+            },
+          };
+          for await (const _ of streamSamples({ ch, counted, start: 0, end: 1e9, sink, batchRows }));
+          const want = perSeries.map((ts, i) => [
+            i,
+            [...ts, ...(withExtra && i === 0 ? [20_000] : [])].sort((a, b) => a - b),
+          ]);
+          assert.deepEqual(got, want);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
