@@ -117,9 +117,9 @@ export class Chooser {
   private readonly random: () => number;
   /** Expected joins still to come for rooms placed recently, per server (counts against the score only). */
   private readonly reserved = new Map<string, number>();
-  private young: { room: string; server: string; left: number; atMs: number }[] = [];
+  private young: { room: string; server: string; left: number; joins: number; atMs: number }[] = [];
   private youngHead = 0;
-  private readonly youngByKey = new Map<string, { left: number }>();
+  private readonly youngByKey = new Map<string, { left: number; joins: number }>();
   /** Decayed totals for the learned mean room size. */
   private sizeJoins = 0;
   private sizeRooms = 0;
@@ -236,6 +236,9 @@ export class Chooser {
     while (h < q.length && nowMs - q[h]!.atMs > w) {
       const y = q[h]!;
       if (y.left > 0) this.addReserved(y.server, -y.left);
+      // A room's size at the end of its window teaches the expected size of the next rooms.
+      this.sizeJoins += y.joins;
+      this.sizeRooms += 1;
       this.youngByKey.delete(`${y.server}\u0000${y.room}`);
       h++;
     }
@@ -267,23 +270,24 @@ export class Chooser {
     this.ledger.add(server, atMs);
     const slot = this.affinity.assign(room, server, atMs);
     const first = this.affinity.get(room, atMs)?.counts[slot] === 1;
-    this.sizeJoins++;
-    const key = `${server}\u0000${room}`;
-    if (first) {
-      this.sizeRooms++;
-      const left = this.policy.roomReserveWindowMs > 0 ? this.expectedRoomSize() - 1 : 0;
-      if (left > 0) {
-        const y = { room, server, left, atMs };
+    if (this.policy.roomReserveWindowMs > 0) {
+      const key = `${server}\u0000${room}`;
+      if (first) {
+        const left = Math.max(0, this.expectedRoomSize() - 1);
+        const y = { room, server, left, joins: 1, atMs };
         this.young.push(y);
         this.youngByKey.set(key, y);
-        this.addReserved(server, left);
-      }
-    } else {
-      const y = this.youngByKey.get(key);
-      if (y && y.left > 0) {
-        const d = Math.min(1, y.left);
-        y.left -= d;
-        this.addReserved(server, -d);
+        if (left > 0) this.addReserved(server, left);
+      } else {
+        const y = this.youngByKey.get(key);
+        if (y) {
+          y.joins++;
+          if (y.left > 0) {
+            const d = Math.min(1, y.left);
+            y.left -= d;
+            this.addReserved(server, -d);
+          }
+        }
       }
     }
     const i = this.idx.get(server);
@@ -363,6 +367,7 @@ export class Chooser {
         reasons,
         [],
       );
+    this.releaseYoung(nowMs);
     const place = this.affinity.get(req.room, nowMs);
     let chosen = -1;
     let spilled = false;

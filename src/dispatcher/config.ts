@@ -99,7 +99,7 @@ export const spec = {
   ),
   roomReserveWindow: options.duration(
     'room.reserve-window',
-    30_000,
+    5000,
     'For this long after a room is placed, its expected remaining participants count against its server’s score (0: off).',
   ),
   regionFallback: options.bool(
