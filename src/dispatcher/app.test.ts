@@ -171,6 +171,8 @@ describe('dispatcher app', () => {
       ['POST', '/api/v1/allocate'],
       ['POST', '/api/v1/servers/a/drain'],
       ['POST', '/api/v1/servers/%zz/undrain'],
+      ['POST', '/api/v1/servers/%ff/drain'],
+      ['POST', '/api/v1/servers/a%2Fb/drain'],
       ['GET', '/api/v1/servers'],
       ['POST', '/'],
       ['GET', '/'],

@@ -17,6 +17,8 @@ export interface AppDeps {
 }
 
 const MAX_ROOM = 256;
+/** A path segment whose %-escapes always decode (ASCII): anything else is a 404, not a decoding error. */
+const ID = '(?:[^/%]|%[0-7][0-9A-Fa-f])+';
 const MAX_LABEL = 128;
 // Names may be anything printable; control characters would end up in logs and explanations.
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -196,14 +198,14 @@ export function createDispatcherApp(deps: AppDeps): App {
     { method: 'GET', path: '/api/v1/servers', handler: servers, name: 'servers' },
     {
       method: 'POST',
-      path: /^\/api\/v1\/servers\/([^/]+)\/drain$/,
+      path: new RegExp(`^/api/v1/servers/(${ID})/drain$`),
       handler: drain(true),
       maxBodyBytes: 16 << 10,
       name: 'drain',
     },
     {
       method: 'POST',
-      path: /^\/api\/v1\/servers\/([^/]+)\/undrain$/,
+      path: new RegExp(`^/api/v1/servers/(${ID})/undrain$`),
       handler: drain(false),
       maxBodyBytes: 16 << 10,
       name: 'undrain',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join as pathJoin } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
 import { type SimServer, startSimFleet } from '../../src/sdk/sim-server.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
@@ -168,5 +169,59 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
     assert.equal(back.blind, false);
     assert.equal(back.blindForMs, null);
     assert.match(await (await fetch(`${url}/metrics`)).text(), /^rtcmon_dispatcher_blind 0$/m);
+  });
+
+  it('bad input on every endpoint over HTTP: 4xx with a message, the process stays up', async () => {
+    const endpoints = fc.constantFrom(
+      ['POST', '/api/v1/allocate'],
+      ['POST', '/api/v1/servers/sim-0/drain'],
+      ['POST', '/api/v1/servers/%zz/undrain'],
+      ['POST', '/api/v1/servers/%E0%A4%A/drain'],
+      ['GET', '/api/v1/servers?region=%'],
+      ['POST', '/'],
+      ['GET', '/?Action=%00'],
+      ['POST', '/GetRtcServer'],
+      ['PUT', '/api/v1/allocate'],
+    );
+    const bodies = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.json({ maxDepth: 3 }),
+      fc
+        .record(
+          { room: fc.anything({ maxDepth: 2 }), region: fc.anything({ maxDepth: 1 }) },
+          { requiredKeys: [] },
+        )
+        .map((v) => {
+          try {
+            return JSON.stringify(v) ?? '';
+          } catch {
+            return '{';
+          }
+        }),
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    );
+    const headers = fc.constantFrom<Record<string, string>>(
+      {},
+      { authorization: 'Bearer wrong' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    );
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(endpoints, bodies, headers, async ([method, path], body, h) => {
+        runs++;
+        const r = await fetch(`${url}${path}`, { method, headers: h, body: method === 'GET' ? null : body });
+        const text = await r.text();
+        if (r.status === 200 || r.status === 503) return; // a valid allocation or an honest "no server"
+        assert.ok(
+          r.status >= 400 && r.status < 500,
+          `${method} ${path} ${JSON.stringify(String(body))} → ${r.status} ${text}`,
+        );
+        const j = JSON.parse(text) as { error?: string; Message?: string };
+        assert.ok(j.error || j.Message, `a message: ${text}`);
+      }),
+      { numRuns: 150 },
+    );
+    assert.equal(runs, 150);
+    assert.equal((await fetch(`${url}/-/healthy`)).status, 200);
   });
 });
