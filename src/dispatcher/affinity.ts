@@ -2,6 +2,10 @@
 export interface RoomPlacement {
   readonly servers: string[];
   readonly counts: number[];
+  /** Per server: joins still expected while the room is young (the chooser's reservation). */
+  readonly left: number[];
+  /** Per server: joins since placement while young; 0 once the room is no longer young there. */
+  readonly young: number[];
   lastMs: number;
 }
 
@@ -11,6 +15,8 @@ export interface RoomPlacement {
  */
 export class Affinity {
   private readonly rooms = new Map<string, RoomPlacement>();
+  /** The placement touched by the last assign() or place() (saves a second lookup on the hot path). */
+  last: RoomPlacement | undefined;
 
   constructor(private readonly ttlMs: number) {}
 
@@ -25,16 +31,14 @@ export class Affinity {
 
   /** Records one join of `room` on `server`; returns the server's index in the room's list. */
   assign(room: string, server: string, nowMs: number): number {
-    let p = this.rooms.get(room);
-    if (!p) {
-      p = { servers: [], counts: [], lastMs: nowMs };
-      this.rooms.set(room, p);
-    }
+    const p = this.placement(room, nowMs);
     let i = p.servers.indexOf(server);
     if (i < 0) {
       i = p.servers.length;
       p.servers.push(server);
       p.counts.push(0);
+      p.left.push(0);
+      p.young.push(0);
     }
     p.counts[i] = (p.counts[i] ?? 0) + 1;
     if (nowMs > p.lastMs) p.lastMs = nowMs;
@@ -43,14 +47,22 @@ export class Affinity {
 
   /** Puts `server` on the room's list (at the end) without counting a join. */
   place(room: string, server: string, nowMs: number): void {
-    let p = this.rooms.get(room);
-    if (!p) {
-      p = { servers: [], counts: [], lastMs: nowMs };
-      this.rooms.set(room, p);
-    }
+    const p = this.placement(room, nowMs);
     if (p.servers.includes(server)) return;
     p.servers.push(server);
     p.counts.push(0);
+    p.left.push(0);
+    p.young.push(0);
+  }
+
+  private placement(room: string, nowMs: number): RoomPlacement {
+    let p = this.rooms.get(room);
+    if (!p) {
+      p = { servers: [], counts: [], left: [], young: [], lastMs: nowMs };
+      this.rooms.set(room, p);
+    }
+    this.last = p;
+    return p;
   }
 
   /** Removes a server from a room (it went away); the room moves on the next join. */
@@ -61,6 +73,8 @@ export class Affinity {
     if (i < 0) return;
     p.servers.splice(i, 1);
     p.counts.splice(i, 1);
+    p.left.splice(i, 1);
+    p.young.splice(i, 1);
     if (p.servers.length === 0) this.rooms.delete(room);
   }
 

@@ -1,4 +1,4 @@
-import { Affinity } from './affinity.ts';
+import { Affinity, type RoomPlacement } from './affinity.ts';
 import type { Policy } from './config.ts';
 import { IndexedMaxHeap } from './heap.ts';
 import { Ledger } from './ledger.ts';
@@ -117,9 +117,8 @@ export class Chooser {
   private readonly random: () => number;
   /** Expected joins still to come for rooms placed recently, per server (counts against the score only). */
   private readonly reserved = new Map<string, number>();
-  private young: { room: string; server: string; left: number; joins: number; atMs: number }[] = [];
+  private young: { place: RoomPlacement; server: string; atMs: number }[] = [];
   private youngHead = 0;
-  private readonly youngByKey = new Map<string, { left: number; joins: number }>();
   /** Decayed totals for the learned mean room size. */
   private sizeJoins = 0;
   private sizeRooms = 0;
@@ -234,12 +233,7 @@ export class Chooser {
     const q = this.young;
     let h = this.youngHead;
     while (h < q.length && nowMs - q[h]!.atMs > w) {
-      const y = q[h]!;
-      if (y.left > 0) this.addReserved(y.server, -y.left);
-      // A room's size at the end of its window teaches the expected size of the next rooms.
-      this.sizeJoins += y.joins;
-      this.sizeRooms += 1;
-      this.youngByKey.delete(`${y.server}\u0000${y.room}`);
+      this.endYoung(q[h]!.place, q[h]!.server, true);
       h++;
     }
     if (h > 1024 && h * 2 > q.length) {
@@ -247,6 +241,21 @@ export class Chooser {
       h = 0;
     }
     this.youngHead = h;
+  }
+
+  /** Ends a room's young period on a server: drops what is still reserved, learns the room's size. */
+  private endYoung(place: RoomPlacement, server: string, learn: boolean): void {
+    const slot = place.servers.indexOf(server);
+    if (slot < 0 || place.young[slot] === 0) return;
+    const left = place.left[slot] ?? 0;
+    if (left > 0) this.addReserved(server, -left);
+    // A room's size at the end of its window teaches the expected size of the next rooms.
+    if (learn) {
+      this.sizeJoins += place.young[slot]!;
+      this.sizeRooms += 1;
+    }
+    place.left[slot] = 0;
+    place.young[slot] = 0;
   }
 
   private addReserved(server: string, d: number): void {
@@ -269,24 +278,21 @@ export class Chooser {
   record(server: string, room: string, atMs: number): void {
     this.ledger.add(server, atMs);
     const slot = this.affinity.assign(room, server, atMs);
-    const first = this.affinity.get(room, atMs)?.counts[slot] === 1;
+    const place = this.affinity.last!;
     if (this.policy.roomReserveWindowMs > 0) {
-      const key = `${server}\u0000${room}`;
-      if (first) {
+      if (place.counts[slot] === 1) {
         const left = Math.max(0, this.expectedRoomSize() - 1);
-        const y = { room, server, left, joins: 1, atMs };
-        this.young.push(y);
-        this.youngByKey.set(key, y);
+        place.left[slot] = left;
+        place.young[slot] = 1;
+        this.young.push({ place, server, atMs });
         if (left > 0) this.addReserved(server, left);
-      } else {
-        const y = this.youngByKey.get(key);
-        if (y) {
-          y.joins++;
-          if (y.left > 0) {
-            const d = Math.min(1, y.left);
-            y.left -= d;
-            this.addReserved(server, -d);
-          }
+      } else if (place.young[slot]! > 0) {
+        place.young[slot]!++;
+        const l = place.left[slot]!;
+        if (l > 0) {
+          const d = Math.min(1, l);
+          place.left[slot] = l - d;
+          this.addReserved(server, -d);
         }
       }
     }
@@ -314,16 +320,13 @@ export class Chooser {
    */
   yieldSlot(room: string, mine: string, owner: string, atMs: number): void {
     this.ledger.remove(mine, atMs);
+    const place = this.affinity.get(room, atMs);
+    if (place) this.endYoung(place, mine, false);
     this.affinity.drop(room, mine);
     this.affinity.place(room, owner, atMs);
     const i = this.idx.get(mine);
     if (i === undefined) return;
     const a = this.assessments[i]!;
-    const y = this.youngByKey.get(`${mine}\u0000${room}`);
-    if (y && y.left > 0) {
-      this.addReserved(mine, -y.left);
-      y.left = 0;
-    }
     this.key[i] = scoreWith(
       a,
       this.policy,
@@ -352,6 +355,16 @@ export class Chooser {
       return false;
     }
     return true;
+  }
+
+  /** The best ids of `h` into `top`: the near-equal ones and enough for the explanation. */
+  private pull(h: IndexedMaxHeap | undefined, skip: number[] | undefined, top: number[]): void {
+    top.length = 0;
+    const t = h?.top();
+    if (h === undefined || t === undefined) return;
+    const p = this.policy;
+    const want = Math.max(p.spreadMax, p.explainCandidates + 1);
+    h.best(p.explainCandidates + 1, this.key[t]! - p.spreadEpsilon, want, skip, top);
   }
 
   /** Chooses the server for one join, records it, and explains the choice. */
@@ -421,23 +434,20 @@ export class Chooser {
     }
     const top = this.scratch;
     let heap = req.region ? this.regions.get(req.region) : this.global;
-    const taken = place?.servers;
-    const accept = taken?.length
-      ? (i: number) => !taken.includes(this.assessments[i]!.server.id)
-      : () => true;
-    const want = Math.max(p.spreadMax, p.explainCandidates + 1);
-    const pull = (h: IndexedMaxHeap | undefined) => {
-      top.length = 0;
-      const t = h?.top();
-      if (h === undefined || t === undefined) return;
-      h.best(p.explainCandidates + 1, this.key[t]! - p.spreadEpsilon, want, accept, top);
-    };
+    let skip: number[] | undefined;
+    if (place && place.servers.length > 0) {
+      skip = [];
+      for (const id of place.servers) {
+        const i = this.idx.get(id);
+        if (i !== undefined) skip.push(i);
+      }
+    }
     if (chosen < 0) {
-      pull(heap);
+      this.pull(heap, skip, top);
       if (top.length === 0 && req.region && p.regionFallback && this.global.size > 0) {
         reasons.push(`no server of region ${req.region} can take the client: chose among all regions`);
         heap = this.global;
-        pull(heap);
+        this.pull(heap, skip, top);
       }
       if (top.length === 0)
         return this.none(
@@ -465,11 +475,11 @@ export class Chooser {
           : `best score (${round(best)})`,
       );
     } else {
-      pull(heap);
+      this.pull(heap, skip, top);
     }
     const id = this.assessments[chosen]!.server.id;
     const before = place?.servers.length ?? 0;
-    const slot = this.affinity.get(req.room, nowMs)?.servers.indexOf(id) ?? -1;
+    const slot = place ? place.servers.indexOf(id) : -1;
     this.record(id, req.room, nowMs);
     const newSlot = slot >= 0 ? -1 : before;
     const candidates: CandidateView[] = [];
@@ -487,7 +497,7 @@ export class Chooser {
       candidates,
       excluded: this.excludedList.slice(0, p.explainExcluded),
       excludedCounts: this.excludedCounts,
-      roomServers: this.affinity.get(req.room, nowMs)?.servers ?? [id],
+      roomServers: this.affinity.last?.servers ?? [id],
       spilled,
       newSlot,
       dataAgeMs,

@@ -33,7 +33,7 @@ describe('IndexedMaxHeap', () => {
             .map((i) => key[i]!)
             .sort((a, b) => b - a)
             .slice(0, k);
-          const got = h.best(k, Number.POSITIVE_INFINITY, k, () => true, []).map((i) => key[i]!);
+          const got = h.best(k, Number.POSITIVE_INFINITY, k, undefined, []).map((i) => key[i]!);
           assert.deepEqual(got, want);
           assert.equal(h.size, alive.size);
         },

@@ -58,9 +58,15 @@ export class IndexedMaxHeap {
 
   /**
    * The best ids in descending key order: at least `min` of them (when there are that many), plus every
-   * further one whose key is ≥ `floor`, at most `max` in all. Ids rejected by `accept` are skipped.
+   * further one whose key is ≥ `floor`, at most `max` in all. Ids in `skip` are passed over.
    */
-  best(min: number, floor: number, max: number, accept: (id: number) => boolean, out: number[]): number[] {
+  best(
+    min: number,
+    floor: number,
+    max: number,
+    skip: readonly number[] | undefined,
+    out: number[],
+  ): number[] {
     out.length = 0;
     if (this.items.length === 0) return out;
     const frontier: number[] = [0];
@@ -76,7 +82,7 @@ export class IndexedMaxHeap {
       frontier.pop();
       const id = items[p]!;
       if (out.length >= min && k[id]! < floor) break;
-      if (accept(id)) out.push(id);
+      if (skip === undefined || !skip.includes(id)) out.push(id);
       const l = 2 * p + 1;
       if (l < items.length) frontier.push(l);
       if (l + 1 < items.length) frontier.push(l + 1);
