@@ -187,3 +187,21 @@ describe('Chooser', () => {
     assert.ok(!a.candidates.some((x) => x.id === a.server!.id));
   });
 });
+
+describe('Chooser young rooms', () => {
+  it('counts the joins a new room is still expected to get against its server, and learns the room size', () => {
+    const c = new Chooser(policy({ roomExpectedSize: 4, roomReserveWindowMs: 1000, spreadEpsilon: 0 }));
+    c.setSnapshot(snapshotOf(fleet(2), T), T);
+    const first = c.allocate({ room: 'r1' }, T).server!.id;
+    const other = c.rows(T).find((r) => r.id !== first)!;
+    const mine = c.rows(T).find((r) => r.id === first)!;
+    assert.ok(mine.score < other.score - 0.02, 'the reservation (3 more expected) lowers the score');
+    // A second room goes to the other server although both have one participant pending.
+    assert.notEqual(c.allocate({ room: 'r2' }, T).server!.id, first);
+    assert.equal(c.expectedRoomSize(), 4);
+    // Rooms of 1 teach a smaller size once their window has passed.
+    for (let i = 0; i < 40; i++) c.allocate({ room: `single-${i}` }, T + 10 + i);
+    c.allocate({ room: 'later' }, T + 5000);
+    assert.ok(c.expectedRoomSize() < 2, `learned ${c.expectedRoomSize()}`);
+  });
+});
