@@ -141,8 +141,26 @@ export function writeTimeSeries(
   from: number,
   to: number,
 ): void {
+  // Timestamps ascend, so their varint size changes only at a few thresholds: count by size class.
   let size = labels.length;
-  for (let i = from; i < to; i++) size += 2 + sampleSize(ts[i]!);
+  for (let i = from; i < to; ) {
+    const sz = sampleSize(ts[i]!);
+    const limit = ts[i]! < 0 ? 0 : 2 ** (7 * (sz - 10));
+    let j = i + 1;
+    if (ts[i]! >= 0) {
+      // First index in [i, to) at or past `limit` (binary search), or `to`.
+      let lo = i + 1;
+      let hi = to;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ts[mid]! < limit) lo = mid + 1;
+        else hi = mid;
+      }
+      j = lo;
+    }
+    size += (j - i) * (2 + sz);
+    i = j;
+  }
   w.tag(1, 2);
   w.uvarint(size);
   // Room for everything at once: the loop below writes into `buf` directly and must not see it move.
@@ -150,12 +168,21 @@ export function writeTimeSeries(
   w.raw(labels);
   const buf = w.buf;
   let pos = w.pos;
+  let sz = 0;
+  let limit = -1;
+  let hiBase = -1;
+  let hiLen = 0;
+  const hiBytes = new Uint8Array(8);
   for (let i = from; i < to; i++) {
     const t = ts[i]!;
     const lo = vals[2 * i]!;
     const hi = vals[2 * i + 1]!;
+    if (t >= limit || t < 0) {
+      sz = sampleSize(t);
+      limit = t < 0 ? -1 : 2 ** (7 * (sz - 10));
+    }
     buf[pos++] = 0x12; // field 2 (samples), length-delimited
-    buf[pos++] = sampleSize(t);
+    buf[pos++] = sz;
     buf[pos++] = 0x09; // field 1 (value), 64-bit little-endian
     buf[pos++] = lo & 0xff;
     buf[pos++] = (lo >>> 8) & 0xff;
@@ -174,17 +201,23 @@ export function writeTimeSeries(
       }
       buf[pos++] = v;
     } else if (t >= 0) {
-      const low = t % 0x10000000;
-      let high = (t - low) / 0x10000000;
+      // Bits 28 and up change rarely between neighbouring samples: their varint bytes are cached.
+      if (t < hiBase || t >= hiBase + 0x10000000) {
+        let high = Math.floor(t / 0x10000000);
+        hiBase = high * 0x10000000;
+        hiLen = 0;
+        while (high >= 0x80) {
+          hiBytes[hiLen++] = (high % 0x80) | 0x80;
+          high = Math.floor(high / 0x80);
+        }
+        hiBytes[hiLen++] = high;
+      }
+      const low = t - hiBase;
       buf[pos++] = (low & 0x7f) | 0x80;
       buf[pos++] = ((low >>> 7) & 0x7f) | 0x80;
       buf[pos++] = ((low >>> 14) & 0x7f) | 0x80;
       buf[pos++] = ((low >>> 21) & 0x7f) | 0x80;
-      while (high >= 0x80) {
-        buf[pos++] = (high % 0x80) | 0x80;
-        high = Math.floor(high / 0x80);
-      }
-      buf[pos++] = high;
+      for (let k = 0; k < hiLen; k++) buf[pos++] = hiBytes[k]!;
     } else {
       w.pos = pos;
       w.int64(t);

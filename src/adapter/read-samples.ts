@@ -200,7 +200,26 @@ export async function* streamSamples(opts: {
   batchRows: number;
   signal?: AbortSignal;
 }): AsyncGenerator<void> {
-  for (const batch of batchesByRows(opts.counted, opts.batchRows)) {
+  const all = [...batchesByRows(opts.counted, opts.batchRows)];
+  /** Reads a batch's answer whole (its rows are bounded by batchRows), so the next one loads meanwhile. */
+  const fetch = async (batch: readonly CountedSeries[]): Promise<Buffer[]> => {
+    const pieces: Buffer[] = [];
+    const sql = samplesSql(
+      batch.map((c) => c.series),
+      opts.start,
+      opts.end,
+    );
+    for await (const piece of opts.ch.queryStream(sql, opts.signal ? { signal: opts.signal } : {}))
+      pieces.push(piece);
+    return pieces;
+  };
+  let next = all.length > 0 ? fetch(all[0]!) : undefined;
+  for (let b = 0; b < all.length; b++) {
+    const batch = all[b]!;
+    const pieces = await next!;
+    next = b + 1 < all.length ? fetch(all[b + 1]!) : undefined;
+    // If this batch fails, the prefetch's own failure must not go unhandled.
+    next?.catch(() => {});
     const offsets = new Float64Array(batch.length + 1);
     let longest = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -232,15 +251,7 @@ export async function* streamSamples(opts: {
     const carry = Buffer.alloc(ROW);
     const carryView = new DataView(carry.buffer, carry.byteOffset, ROW);
     let carried = 0;
-    const stream = opts.ch.queryStream(
-      samplesSql(
-        batch.map((c) => c.series),
-        opts.start,
-        opts.end,
-      ),
-      opts.signal ? { signal: opts.signal } : {},
-    );
-    for await (const piece of stream) {
+    for (const piece of pieces) {
       let off = 0;
       if (carried > 0) {
         const need = ROW - carried;

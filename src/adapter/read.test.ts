@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HttpError } from '../lib/errors.ts';
-import { createGate, negotiateResponseType, planQuery, type ReadOptions } from './read.ts';
+import { createGate, negotiateResponseType, planQuery, type ReadOptions, snappyLength } from './read.ts';
 
 const opts: ReadOptions = {
   maxSeries: 10,
@@ -67,5 +67,20 @@ describe('createGate', () => {
     assert.equal(gate.running, 1);
     second();
     assert.equal(gate.running, 0);
+  });
+});
+
+describe('snappyLength', () => {
+  it('reads the declared length and rejects a header that never ends', () => {
+    assert.equal(snappyLength(Buffer.from([0x80, 0x01, 0xff])), 128);
+    assert.equal(snappyLength(Buffer.from([0x05])), 5);
+    assert.throws(
+      () => snappyLength(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])),
+      (e: HttpError) => e.status === 400,
+    );
+    assert.throws(
+      () => snappyLength(Buffer.alloc(0)),
+      (e: HttpError) => e.status === 400,
+    );
   });
 });

@@ -11,7 +11,6 @@ import { ReadRequest, ResponseType, TO_OBJECT } from './prompb.ts';
 import { type CountedSeries, countRows, type ReadClickHouse, streamSamples } from './read-samples.ts';
 import { parseSeriesRows, type SelectedSeries, seriesSql, toSelectedSeries } from './read-series.ts';
 import { ChunkedSink, SamplesResultSink } from './read-sinks.ts';
-import { snappyDeclaredLength } from './write.ts';
 
 /** Remote-read settings (`read.*` flags). */
 export interface ReadOptions {
@@ -58,6 +57,16 @@ export interface PlannedQuery {
   readonly start: number;
   readonly end: number;
   readonly matchers: readonly Matcher[];
+}
+
+/** The uncompressed length a snappy block declares in its varint header (read before allocating). */
+export function snappyLength(body: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < 5 && i < body.length; i++) {
+    n += (body[i]! & 0x7f) * 2 ** (7 * i);
+    if (body[i]! < 0x80) return n;
+  }
+  throw new HttpError(400, 'malformed_request', 'the body is not a snappy block (bad length header)');
 }
 
 /** The largest uncompressed ReadRequest accepted (requests are small: a few matchers per query). */
@@ -303,7 +312,7 @@ export function createReadHandler(deps: ReadDeps): Handler {
       metrics.inflight.set(gate.running);
     };
     try {
-      const declared = snappyDeclaredLength(req.body);
+      const declared = snappyLength(req.body);
       if (declared > MAX_REQUEST_BYTES)
         throw new HttpError(
           413,

@@ -4,9 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { Registry } from 'prom-client';
 import snappy from 'snappy';
+import { createClickHouseClient } from '../../src/adapter/clickhouse.ts';
 import { InvalidMatcherError, type Matcher, matchesLabels } from '../../src/adapter/matchers.ts';
 import { ReadRequest, ReadResponse, TO_OBJECT } from '../../src/adapter/prompb.ts';
+import { createReadHandler, type ReadOptions } from '../../src/adapter/read.ts';
+import type { HttpError } from '../../src/lib/errors.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
 import { type ClickHouse, startClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
@@ -255,6 +260,91 @@ describe('adapter read: matchers with arbitrary strings select exactly what the 
       answered > 30 && rejected > 10 && nonEmpty > 20,
       `runs ${runs}: answered ${answered}, rejected ${rejected}, non-empty ${nonEmpty}`,
     );
+  });
+
+  it('names the limit when a query is over read.max-series, read.max-samples or read.max-range', async () => {
+    // Same ClickHouse data (the last generated world plus these), the handler in-process with small limits.
+    await ch.query(`TRUNCATE TABLE ${database}.series`);
+    await ch.query(`TRUNCATE TABLE ${database}.samples`);
+    const rows = [1n, 2n, 3n].map((fp) =>
+      Buffer.concat([u64(fp), rbString('lim'), rbArray(['__name__', 'i']), rbArray(['lim', String(fp)])]),
+    );
+    await insert(
+      'INSERT INTO series (fingerprint, metric_name, label_names, label_values) FORMAT RowBinary',
+      Buffer.concat(rows),
+    );
+    const samples: Buffer[] = [];
+    for (const fp of [1n, 2n, 3n])
+      for (let k = 0; k < 4; k++) samples.push(u64(fp), i64(T0 + k * 1000), f64bits(BigInt(k)));
+    await insert(
+      'INSERT INTO samples (fingerprint, timestamp_ms, value) FORMAT RowBinary',
+      Buffer.concat(samples),
+    );
+    const client = createClickHouseClient({ url: ch.url, database });
+    const handler = (o: Partial<ReadOptions>) =>
+      createReadHandler({
+        ch: client,
+        options: {
+          maxSeries: 100,
+          maxSamples: 100,
+          maxRangeMs: 0,
+          maxConcurrent: 1,
+          queueTimeoutMs: 100,
+          stripLabels: [],
+          maxFrameBytes: 1 << 20,
+          ...o,
+        },
+        registry: new Registry(),
+        logger: silentLogger,
+      });
+    const ask = async (o: Partial<ReadOptions>, type = 0) => {
+      const body = snappy.compressSync(
+        Buffer.from(
+          ReadRequest.encode(
+            ReadRequest.fromObject({
+              queries: [
+                {
+                  start_timestamp_ms: T0,
+                  end_timestamp_ms: T0 + 10_000,
+                  matchers: [{ type: 0, name: '__name__', value: 'lim' }],
+                },
+              ],
+              accepted_response_types: [type],
+            }),
+          ).finish(),
+        ),
+      );
+      try {
+        const r = await handler(o)({
+          method: 'POST',
+          path: '/read',
+          query: new URLSearchParams(),
+          headers: {},
+          body,
+          params: [],
+        });
+        return { status: r.status, message: '' };
+      } catch (err) {
+        return { status: (err as HttpError).status, message: (err as Error).message };
+      }
+    };
+    try {
+      assert.deepEqual(await ask({}), { status: 200, message: '' });
+      for (const type of [0, 1]) {
+        const s = await ask({ maxSeries: 2 }, type);
+        assert.equal(s.status, 400);
+        assert.match(s.message, /more than 2 series.*read\.max-series/);
+        const n = await ask({ maxSamples: 11 }, type);
+        assert.equal(n.status, 400);
+        assert.match(n.message, /more than 11 samples \(12.*read\.max-samples/);
+        assert.equal((await ask({ maxSamples: 12 }, type)).status, 200);
+        const r = await ask({ maxRangeMs: 5_000 }, type);
+        assert.equal(r.status, 400);
+        assert.match(r.message, /read\.max-range/);
+      }
+    } finally {
+      client.close();
+    }
   });
 });
 
