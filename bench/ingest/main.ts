@@ -151,6 +151,13 @@ try {
   stops.push(() => adapter.stop());
   const a = await send(`${adapterUrl}/write`, p, [adapter.pid, ch.process.pid], 'rtcmon adapter+ClickHouse');
   const stored = Number(await ch.query('SELECT count() FROM bench.samples'));
+  const metrics = await (await fetch(`${adapterUrl}/metrics`)).text();
+  const metric = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+  const inserts = metric('rtcmon_adapter_batch_samples_count');
+  process.stdout.write(
+    `  ${inserts} sample inserts into ClickHouse, ${(metric('rtcmon_adapter_batch_samples_sum') / inserts).toFixed(0)} samples and ${(metric('rtcmon_adapter_batch_requests_sum') / inserts).toFixed(1)} requests per insert on average\n`,
+  );
   process.stdout.write(
     `${fmt(a)}\n  adapter ${((a.cpuEach[0]! / a.samples) * 1e6).toFixed(2)} µs/sample, ClickHouse ${((a.cpuEach[1]! / a.samples) * 1e6).toFixed(2)} µs/sample; ClickHouse holds ${stored} sample rows (sent ${p.totalSamples}); load average ${loadavg()
       .map((x) => x.toFixed(2))

@@ -217,3 +217,26 @@ describe('decodeWriteRequest', () => {
     );
   });
 });
+
+describe('SeriesCache', () => {
+  it('stays within its size and keeps fingerprints right across clears and order guesses', () => {
+    const cache = new SeriesCache(1000);
+    const req = (from: number, n: number) =>
+      encode({
+        timeseries: Array.from({ length: n }, (_, i) => ({
+          labels: [
+            { name: '__name__', value: 'm' },
+            { name: 'i', value: String(from + i) },
+          ],
+          samples: [{ value: i, timestamp: i }],
+        })),
+      });
+    for (let round = 0; round < 3; round++)
+      for (let from = 0; from < 5000; from += 700) {
+        const d = decodeWriteRequest(req(from, 700), { ...opts(), cache });
+        for (const [i, r] of rowsOf(d.rows).entries())
+          assert.equal(r.fp, fingerprint(['__name__', 'i'], ['m', String(from + i)]));
+        assert.ok(cache.size <= 1000);
+      }
+  });
+});

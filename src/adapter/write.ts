@@ -1,4 +1,3 @@
-import snappy from 'snappy';
 import { HttpError } from '../lib/errors.ts';
 import type { Handler, Reply } from '../lib/http.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -7,6 +6,7 @@ import type { Budget } from './budget.ts';
 import { type DecodedWrite, decodeWriteRequest, type SeriesCache } from './decode.ts';
 import { malformed, StorageError, storageError, tooLarge } from './errors.ts';
 import type { AdapterMetrics } from './metrics.ts';
+import { snappyHeader, uncompressToScratch } from './snappy.ts';
 import type { WriteChunk } from './store.ts';
 
 export interface WriteDeps {
@@ -24,20 +24,8 @@ export interface WriteDeps {
   now?: () => number;
 }
 
-/**
- * The snappy block format starts with the uncompressed length as a varint: read it before allocating,
- * so a body that claims gigabytes costs nothing.
- */
-export function snappyDeclaredLength(buf: Buffer): number {
-  let result = 0;
-  for (let i = 0, shift = 0; i < 5; i++, shift += 7) {
-    if (i >= buf.length) throw malformed('malformed_snappy', 'snappy body is truncated (no length header)');
-    const b = buf[i]!;
-    result += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return result;
-  }
-  throw malformed('malformed_snappy', 'snappy length header is longer than 5 bytes');
-}
+/** The uncompressed length a snappy block declares (its varint header); 400 when the header is broken. */
+export const snappyDeclaredLength = (buf: Buffer): number => snappyHeader(buf).length;
 
 /** Per row: the 24 bytes of RowBinary, plus the decoded copy while decoding. */
 const ROW = 24;
@@ -67,7 +55,13 @@ export function createWriteHandler(deps: WriteDeps): Handler {
       );
     const body = req.body;
     if (body.length === 0) reject(malformed('malformed_snappy', 'empty body: expected a snappy block'));
-    const declared = snappyDeclaredLength(body);
+    let declared = 0;
+    try {
+      // The snappy header declares the uncompressed length: check it before any allocation.
+      declared = snappyHeader(body).length;
+    } catch (err) {
+      reject(err as HttpError);
+    }
     if (declared > deps.maxDecodedBytes)
       reject(
         tooLarge(
@@ -75,7 +69,7 @@ export function createWriteHandler(deps: WriteDeps): Handler {
           `uncompressed body of ${declared} bytes exceeds the limit of ${deps.maxDecodedBytes} bytes`,
         ),
       );
-    // Held until the answer: the body, its uncompressed copy while decoding, then the rows.
+    // Held until the answer: the body and its decoded rows.
     let held = body.length + declared;
     if (!budget.tryAcquire(held))
       reject(
@@ -87,16 +81,9 @@ export function createWriteHandler(deps: WriteDeps): Handler {
       );
     let decoded: DecodedWrite | undefined;
     try {
-      let raw: Buffer = Buffer.alloc(0);
       try {
-        raw = (await snappy.uncompress(body, { asBuffer: true })) as Buffer;
-      } catch (err) {
-        reject(malformed('malformed_snappy', `invalid snappy block: ${(err as Error).message}`, err));
-      }
-      if (raw.length !== declared)
-        reject(malformed('malformed_snappy', 'snappy block length does not match its header'));
-      try {
-        decoded = decodeWriteRequest(raw, {
+        // Decompression and decoding run in one synchronous step: the scratch buffer is reused.
+        decoded = decodeWriteRequest(uncompressToScratch(body), {
           cache: deps.cache,
           now: now(),
           refreshMs: deps.seriesRefreshMs,
