@@ -22,7 +22,8 @@ const arg = (name: string, def: number): number => {
 };
 const servers = arg('servers', 1000);
 const rounds = arg('rounds', 60);
-const senders = arg('senders', 8);
+// Prometheus adds shards until it keeps up (max_shards 200): at this rate it would run about this many.
+const senders = arg('senders', 64);
 const profile = process.argv.includes('--profile');
 const settleMs = 2_000;
 /** Extra adapter flags, e.g. --adapter=--batch.max-delay=200ms (repeatable). */
