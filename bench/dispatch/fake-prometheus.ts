@@ -74,12 +74,12 @@ export async function startFakePrometheus(
         return node(() => 1.25e9);
     }
   };
-  // Answers are rebuilt at most every 2 s so that the stand-in costs little CPU next to the dispatcher.
+  // Answers are rebuilt at most every 30 s (sample times included) so that the stand-in costs little CPU next to the dispatcher.
   const cache = new Map<QueryName, { at: number; body: string }>();
   const answer = (name: QueryName): string => {
     const now = Date.now();
     const c = cache.get(name);
-    if (c && now - c.at < 2000) return c.body;
+    if (c && now - c.at < 30_000) return c.body;
     const body = JSON.stringify({
       status: 'success',
       data: { resultType: 'vector', result: build(name, now / 1000) },

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { VectorSample } from './snapshot.ts';
 
 /** Prometheus could not be asked (network, timeout, 5xx) or answered something unexpected. */
@@ -13,39 +15,70 @@ export interface PrometheusApi {
   query(promql: string, signal?: AbortSignal): Promise<VectorSample[]>;
 }
 
-export function createPrometheusApi(baseUrl: string, fetchImpl: typeof fetch = fetch): PrometheusApi {
-  const url = `${baseUrl.replace(/\/$/, '')}/api/v1/query`;
+/**
+ * Instant queries over node:http with keep-alive (a 10,000-server refresh moves ~12 MB of JSON; plain
+ * node:http reads it about a third faster than fetch).
+ */
+export function createPrometheusApi(baseUrl: string): PrometheusApi {
+  const url = new URL(`${baseUrl.replace(/\/$/, '')}/api/v1/query`);
+  const https = url.protocol === 'https:';
+  const agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const send = https ? httpsRequest : httpRequest;
+  const auth = url.username
+    ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+    : undefined;
+
+  const post = (body: string, signal?: AbortSignal) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': Buffer.byteLength(body),
+            accept: 'application/json',
+            ...(auth ? { authorization: auth } : {}),
+          },
+          ...(signal ? { signal } : {}),
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
   return {
     async query(promql, signal) {
-      let res: Response;
+      let res: { status: number; text: string };
       try {
-        res = await fetchImpl(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ query: promql }).toString(),
-          ...(signal ? { signal } : {}),
-        });
+        res = await post(new URLSearchParams({ query: promql }).toString(), signal);
       } catch (err) {
         throw new PrometheusUnavailable(
           `Prometheus at ${baseUrl} unreachable: ${(err as Error).message}`,
           err,
         );
       }
-      const text = await res.text().catch((err: unknown) => {
-        throw new PrometheusUnavailable(`reading Prometheus' answer failed: ${(err as Error).message}`, err);
-      });
       let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(res.text);
       } catch (err) {
         throw new PrometheusUnavailable(
           `Prometheus answered ${res.status} with a body that is not JSON`,
           err,
         );
       }
-      if (!res.ok || body.status !== 'success')
+      if (res.status < 200 || res.status >= 300 || body.status !== 'success')
         throw new PrometheusUnavailable(
-          `Prometheus answered ${res.status} to ${promql}: ${body.error ?? text.slice(0, 200)}`,
+          `Prometheus answered ${res.status} to ${promql}: ${body.error ?? res.text.slice(0, 200)}`,
         );
       if (body.data?.resultType !== 'vector' || !Array.isArray(body.data.result))
         throw new PrometheusUnavailable(`expected a vector for ${promql}, got ${body.data?.resultType}`);
