@@ -3,30 +3,75 @@ import { PbWriter, writeTimeSeries } from './read-proto.ts';
 import type { SeriesSink } from './read-samples.ts';
 import type { SelectedSeries } from './read-series.ts';
 
+/** The element stream of a snappy block: its varint length header skipped. */
+function snappyElements(block: Buffer): Buffer {
+  let i = 0;
+  while (i < block.length && block[i]! >= 0x80) i++;
+  return block.subarray(i + 1);
+}
+
 /**
- * Builds one `QueryResult` of a SAMPLES answer, series by series, into one buffer (the answer is one
- * protobuf message, so it is whole in memory; the samples limit bounds it).
+ * Builds one `QueryResult` of a SAMPLES answer and snappy-compresses it while it grows: every few MiB
+ * of encoded series go to the thread pool, so compression overlaps reading and encoding, and the
+ * uncompressed answer is never whole in memory. A snappy block is a length header and a stream of
+ * elements whose copies only reach back into earlier output, so the element streams of consecutive
+ * pieces concatenate into one valid block (`finish` writes the header for the whole).
  */
 export class SamplesResultSink implements SeriesSink {
-  readonly w: PbWriter;
+  private w: PbWriter;
+  private readonly pieces: Promise<Buffer>[] = [];
+  /** Uncompressed bytes of the QueryResult so far. */
+  private bytes = 0;
   seriesCount = 0;
   samples = 0;
 
-  /** `expectedBytes`: a size hint, so the buffer rarely grows. */
-  constructor(expectedBytes = 256 * 1024) {
-    this.w = new PbWriter(expectedBytes, 16);
+  constructor(
+    private readonly compress: (raw: Buffer) => Promise<Buffer>,
+    private readonly pieceBytes = 4 * 1024 * 1024,
+  ) {
+    this.w = new PbWriter(pieceBytes + 64 * 1024);
   }
 
   series(s: SelectedSeries, ts: Float64Array, vals: Uint32Array, from: number, to: number): void {
     writeTimeSeries(this.w, s.encoded, ts, vals, from, to);
     this.seriesCount++;
     this.samples += to - from;
+    if (this.w.pos >= this.pieceBytes) this.flush();
   }
 
-  /** The `results` field of ReadResponse holding this QueryResult. */
-  result(): Buffer {
-    return this.w.bytes(this.w.prefix(16, 1));
+  private flush(): void {
+    if (this.w.pos === 0) return;
+    const raw = this.w.bytes();
+    this.bytes += raw.length;
+    const piece = this.compress(raw).then(snappyElements);
+    piece.catch(() => {}); // awaited in finish(); not an unhandled rejection meanwhile
+    this.pieces.push(piece);
+    this.w = new PbWriter(this.pieceBytes + 64 * 1024);
   }
+
+  /**
+   * The snappy element streams of `ReadResponse.results` holding this QueryResult (field header
+   * first), and how many uncompressed bytes they stand for.
+   */
+  async finish(compressHeader: (raw: Buffer) => Buffer): Promise<{ elements: Buffer[]; bytes: number }> {
+    this.flush();
+    const head = new PbWriter(16);
+    head.tag(1, 2);
+    head.uvarint(this.bytes);
+    const header = head.bytes();
+    const elements = [
+      snappyElements(compressHeader(Buffer.from(header))),
+      ...(await Promise.all(this.pieces)),
+    ];
+    return { elements, bytes: header.length + this.bytes };
+  }
+}
+
+/** One snappy block from element streams standing for `bytes` uncompressed bytes in all. */
+export function snappyBlock(elements: readonly Buffer[], bytes: number): Buffer {
+  const head = new PbWriter(16);
+  head.uvarint(bytes);
+  return Buffer.concat([head.bytes(), ...elements]);
 }
 
 /** Feeds a streamed answer: each series becomes XOR chunks in frames; finished frames wait in `out`. */

@@ -10,7 +10,7 @@ import { InvalidMatcherError, type Matcher, validateMatchers } from './matchers.
 import { ReadRequest, ResponseType, TO_OBJECT } from './prompb.ts';
 import { type CountedSeries, countRows, type ReadClickHouse, streamSamples } from './read-samples.ts';
 import { parseSeriesRows, type SelectedSeries, seriesSql, toSelectedSeries } from './read-series.ts';
-import { ChunkedSink, SamplesResultSink } from './read-sinks.ts';
+import { ChunkedSink, SamplesResultSink, snappyBlock } from './read-sinks.ts';
 
 /** Remote-read settings (`read.*` flags). */
 export interface ReadOptions {
@@ -249,25 +249,26 @@ export function createReadHandler(deps: ReadDeps): Handler {
   };
 
   const answerSamples = async (queries: readonly PlannedQuery[]): Promise<Reply> => {
-    const parts: Buffer[] = [];
+    const elements: Buffer[] = [];
+    let bytes = 0;
     let series = 0;
     let samples = 0;
     for (const q of queries) {
       const counted = await plan(q);
-      const rows = counted.reduce((n, c) => n + c.rows, 0);
-      const sink = new SamplesResultSink(rows * 20 + counted.length * 128 + 1024);
+      const sink = new SamplesResultSink((raw) => snappy.compress(raw) as Promise<Buffer>);
       for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }));
-      parts.push(sink.result());
+      const done = await sink.finish((raw) => snappy.compressSync(raw) as Buffer);
+      elements.push(...done.elements);
+      bytes += done.bytes;
       series += sink.seriesCount;
       samples += sink.samples;
     }
-    const body = await snappy.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     metrics.series.inc({ response_type: 'samples' }, series);
     metrics.samples.inc({ response_type: 'samples' }, samples);
     return {
       status: 200,
       headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' },
-      body,
+      body: snappyBlock(elements, bytes),
     };
   };
 
