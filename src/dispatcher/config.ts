@@ -93,7 +93,7 @@ export const spec = {
   ),
   roomExpectedSize: options.number(
     'room.expected-size',
-    3,
+    1.5,
     'Prior for the size of a new room; the dispatcher learns the mean from the rooms it places.',
     1,
   ),
