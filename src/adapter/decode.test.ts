@@ -200,6 +200,7 @@ describe('decodeWriteRequest', () => {
     rejects(Buffer.from([0x0b]), 'malformed_protobuf', /wire type/);
     rejects(Buffer.from([0x28, 0xff]), 'malformed_protobuf', /truncated varint/);
     rejects(Buffer.from([0x00]), 'malformed_protobuf', /field number 0/);
+    rejects(Buffer.from([0x28, 0xff, 0xff, 0xff, 0xff, 0x7f]), 'malformed_protobuf', /32 bits/);
   });
 
   it('refuses more rows than the limit with a 413', () => {

@@ -164,8 +164,11 @@ class Reader {
       if (this.pos >= b.length) this.fail('truncated varint');
       const byte = b[this.pos++]!;
       if (shift < 28) result |= (byte & 0x7f) << shift;
-      else if (shift === 28) result = (result >>> 0) + (byte & 0x0f) * 0x10000000;
-      // Higher bits of a longer varint: only allowed for negative int32 enums (sign extension).
+      else if (shift === 28) {
+        if (byte & 0x70) this.fail('varint does not fit in 32 bits');
+        result = (result >>> 0) + (byte & 0x0f) * 0x10000000;
+      } else if (byte & 0x7f) this.fail('varint does not fit in 32 bits');
+      // Zero continuation bytes (an over-long encoding) are accepted, as Go's decoder does.
       if ((byte & 0x80) === 0) return result >>> 0;
       shift += 7;
     }

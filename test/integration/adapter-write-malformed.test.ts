@@ -79,10 +79,28 @@ const bodies: fc.Arbitrary<{ kind: string; body: Buffer }> = fc.oneof(
       kind: 'declared length over the limit',
       body: Buffer.from([...varint(n), ...tail]),
     })),
+  // Invalid protobuf by construction (Go's decoder in Prometheus would refuse it too): a valid request cut
+  // inside a field, or followed by a tag with wire type 6 or 7, which do not exist.
   fc
-    .uint8Array({ minLength: 1, maxLength: 512 })
+    .tuple(fc.array(label, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 10_000 }))
+    .map(([ls, cut]) => {
+      const full = enc({
+        timeseries: [
+          { labels: [{ name: '__name__', value: 'm' }, ...ls], samples: [{ value: 1, timestamp: 1 }] },
+        ],
+      });
+      return full.subarray(0, 1 + (cut % (full.length - 1)));
+    })
     .filter(isBadProtobuf)
-    .map((b) => ({ kind: 'invalid protobuf', body: snappy.compressSync(Buffer.from(b)) })),
+    .map((b) => ({ kind: 'invalid protobuf', body: snappy.compressSync(b) })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(6, 7), fc.uint8Array({ maxLength: 16 }))
+    .map(([field, wire, tail]) => ({
+      kind: 'invalid protobuf',
+      body: snappy.compressSync(
+        Buffer.concat([valid, Buffer.from([(field << 3) | wire]), Buffer.from(tail)]),
+      ),
+    })),
   fc
     .tuple(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.constantFrom(0xff, 0xc0, 0xed, 0xf8))
     .map(([pre, bad]) => {

@@ -33,6 +33,10 @@ export const adapterPart: StackPart = {
       scrapeJobs: [{ job: 'rtcmon-adapter', targets: [`127.0.0.1:${port}`] }],
       remoteWrite: [{ url: `${url}/write` }],
       remoteRead: [{ url: `${url}/read`, readRecent: false }],
+      hints: [
+        `clickhouse-client --port ${ch.tcpPort} -q "SELECT metric_name, uniqExact(fingerprint) AS series FROM rtcmon.series GROUP BY metric_name ORDER BY series DESC LIMIT 10"`,
+        `curl -s ${url}/metrics | grep -E '^rtcmon_adapter_(samples_stored|requests_rejected)'`,
+      ],
       stop: async () => {
         await adapter.stop();
         await ch.stop();
