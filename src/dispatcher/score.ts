@@ -140,10 +140,10 @@ export function assess(
     if (h < worst) [worst, limiting] = [h, 'cpu'];
     other += w.cpu * h;
     weightSum += w.cpu;
-    if (s.cpu >= l.cpu) exclude('cpu', `cpu ${pct(s.cpu)} ≥ limit ${pct(l.cpu)}`);
+    if (s.cpu > l.cpu) exclude('cpu', `cpu ${pct(s.cpu)} > limit ${pct(l.cpu)}`);
   }
   if (s.memory !== undefined) {
-    if (s.memory >= l.memory) exclude('memory', `memory ${pct(s.memory)} ≥ limit ${pct(l.memory)}`);
+    if (s.memory > l.memory) exclude('memory', `memory ${pct(s.memory)} > limit ${pct(l.memory)}`);
   }
   if (s.egressBps !== undefined) {
     const nic = s.nicBps ?? policy.nicBitsPerSecond;
@@ -151,21 +151,21 @@ export function assess(
     if (1 - r / l.egress < worst) [worst, limiting] = [1 - r / l.egress, 'egress'];
     other += w.egress * clamp01(1 - r / l.egress);
     weightSum += w.egress;
-    if (r >= l.egress) exclude('egress', `egress ${pct(r)} of the NIC ≥ limit ${pct(l.egress)}`);
+    if (r > l.egress) exclude('egress', `egress ${pct(r)} of the NIC > limit ${pct(l.egress)}`);
   }
   if (s.loss !== undefined) {
     if (1 - s.loss / l.loss < worst) [worst, limiting] = [1 - s.loss / l.loss, 'loss'];
     other += w.loss * clamp01(1 - s.loss / l.loss);
     weightSum += w.loss;
-    if (s.loss >= l.loss) exclude('loss', `packet loss ${pct(s.loss)} ≥ limit ${pct(l.loss)}`);
+    if (s.loss > l.loss) exclude('loss', `packet loss ${pct(s.loss)} > limit ${pct(l.loss)}`);
   }
   if (s.joinFailureRatio !== undefined) {
     const j = s.joinFailureRatio;
     if (1 - j / l.joinFailures < worst) [worst, limiting] = [1 - j / l.joinFailures, 'join_failures'];
     other += w.joinFailures * clamp01(1 - j / l.joinFailures);
     weightSum += w.joinFailures;
-    if (j >= l.joinFailures)
-      exclude('join_failures', `join failures ${pct(j)} ≥ limit ${pct(l.joinFailures)}`);
+    if (j > l.joinFailures)
+      exclude('join_failures', `join failures ${pct(j)} > limit ${pct(l.joinFailures)}`);
   }
   if (!exclusion && s.state === 'draining') exclude('draining', 'server state is draining');
   if (!exclusion && opts.drained) exclude('drained', 'drained by an operator');

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join as pathJoin } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { type SimServer, startSimFleet } from '../../src/sdk/sim-server.ts';
+import { type NodeExporter, startNodeExporter } from '../../src/stack/servers/node-exporter.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
@@ -19,6 +20,7 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
   let dir: string;
   let fleet: SimServer[];
   let prom: Prometheus;
+  let nodeExporter: NodeExporter;
   let dispatcher: ManagedProcess;
   let url: string;
   const placed = new Map<string, string>(); // room → server
@@ -26,10 +28,15 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
   before(async () => {
     dir = mkdtempSync(pathJoin(tmpdir(), 'rtcmon-dispatcher-'));
     fleet = await startSimFleet(6, { capacity: 30, prefix: 'sim', regions: ['eu'] });
+    nodeExporter = await startNodeExporter({ logDir: dir });
     prom = await startPrometheus({
       dir: pathJoin(dir, 'prometheus'),
       scrapeInterval: '1s',
-      jobs: [{ job: 'rtc', targets: fleet.map((s) => s.address) }],
+      jobs: [
+        { job: 'rtc', targets: fleet.map((s) => s.address) },
+        // The simulated servers report host = this machine's hostname; the target label joins them.
+        { job: 'node', targets: [nodeExporter.address], labels: { host: hostname() } },
+      ],
     });
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -45,6 +52,9 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
         '--staleness.penalty-after=2s',
         '--staleness.exclude-after=4s',
         '--ledger.join-delay=500ms',
+        // This machine is shared and often fully busy: score CPU and memory, never exclude on them.
+        '--score.limit.cpu=1',
+        '--score.limit.memory=1',
         `--api.token=${TOKEN}`,
         '--log.level=warn',
       ],
@@ -60,8 +70,22 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
   after(async () => {
     await dispatcher?.stop();
     await prom?.stop();
+    await nodeExporter?.stop();
     await Promise.all((fleet ?? []).map((s) => s.stop()));
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('joins node_exporter series to the servers by host: CPU and memory are scored', async () => {
+    const s = await until(
+      'node_exporter data in the snapshot',
+      async () => {
+        const r = (await (await fetch(`${url}/api/v1/servers`)).json()) as { servers: { notes: string[] }[] };
+        return r.servers.every((x) => x.notes.some((n) => /^cpu \d/.test(n))) ? r : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.ok(s.servers.every((x) => x.notes.some((n) => /^memory \d/.test(n))));
   });
 
   it('spreads allocations over the fleet; the fleet load follows them; the ledger empties once scraped', async () => {

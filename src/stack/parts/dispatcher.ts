@@ -36,6 +36,10 @@ export const dispatcherPart: StackPart = {
         '--snapshot.interval=5s',
         '--prometheus.rate-window=1m',
         `--api.token=${token}`,
+        // Every simulated server shares this one machine: its CPU and memory are scored, but a busy
+        // laptop must not exclude the whole demo fleet.
+        '--score.limit.cpu=1',
+        '--score.limit.memory=1',
       ],
       // Ready once the first snapshot is in; the demo fleet may not be scraped yet, so /-/healthy.
       readyPath: '/-/healthy',
