@@ -108,18 +108,6 @@ export function hostOf(instance: string): string {
   return i > 0 && instance.indexOf(':') === i ? instance.slice(0, i) : instance;
 }
 
-function byServer(rows: readonly VectorSample[] | undefined): Map<string, number> {
-  const out = new Map<string, number>();
-  if (!rows) return out;
-  for (const r of rows) {
-    const id = r.metric.server;
-    if (id === undefined) continue;
-    const v = num(r);
-    if (!Number.isNaN(v)) out.set(id, v);
-  }
-  return out;
-}
-
 /** Node series keyed both by the `host` label and by the instance's host part. */
 function byHost(rows: readonly VectorSample[] | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -150,40 +138,20 @@ export function buildSnapshot(
 ): Snapshot {
   const upByInstance = new Map<string, boolean>();
   for (const r of results.up ?? []) if (r.metric.instance) upByInstance.set(r.metric.instance, num(r) === 1);
-  const rtcUp = byServer(results.rtcUp);
-  const sampleTime = byServer(results.sampleTime);
-  const capacity = byServer(results.capacity);
-  const participants = byServer(results.participants);
-  const rooms = byServer(results.rooms);
-  const rtpEgress = byServer(results.rtpEgress);
-  const loss = byServer(results.loss);
-  const joinFailures = byServer(results.joinFailures);
-  const cpu = byHost(results.cpu);
-  const memory = byHost(results.memory);
-  const nodeTx = byHost(results.nodeTx);
-  const nicSpeed = byHost(results.nicSpeed);
-  const state = new Map<string, ServerState>();
-  for (const r of results.state ?? []) {
-    const id = r.metric.server;
-    const s = r.metric.state as ServerState;
-    if (id !== undefined && STATES.has(s)) state.set(id, s);
-  }
 
-  const servers: ServerView[] = [];
-  const byId = new Map<string, ServerView>();
+  // One record per server from rtc_server_info, then every other answer is written into it directly:
+  // one map lookup per sample, no intermediate map per query.
+  type Building = { -readonly [K in keyof ServerView]: ServerView[K] };
+  const servers: Building[] = [];
+  const byId = new Map<string, Building>();
   for (const r of results.info ?? []) {
     const m = r.metric;
     const id = m.server;
     if (id === undefined || id === '' || byId.has(id)) continue;
     const instance = m.instance ?? '';
-    const host = m.host || hostOf(instance);
-    const tx = nodeTx.get(host);
-    const rtp = rtpEgress.get(id);
-    const speed = nicSpeed.get(host);
-    const ts = sampleTime.get(id);
-    const v: ServerView = {
+    const v: Building = {
       id,
-      host,
+      host: m.host || hostOf(instance),
       eip: m.eip ?? '',
       port: Number(m.port) || 0,
       region: m.region ?? '',
@@ -192,26 +160,82 @@ export function buildSnapshot(
       instance,
       present: true,
       targetUp: upByInstance.get(instance),
-      rtcUp: (rtcUp.get(id) ?? 0) === 1,
-      state: state.get(id) ?? 'unknown',
-      capacity: capacity.get(id) ?? 0,
-      participants: participants.get(id) ?? 0,
-      rooms: rooms.get(id) ?? 0,
-      cpu: cpu.get(host),
-      memory: memory.get(host),
-      egressBps: tx !== undefined ? tx * 8 : rtp !== undefined ? rtp * 8 : undefined,
-      nicBps: speed !== undefined ? speed * 8 : undefined,
-      loss: loss.get(id),
-      joinFailureRatio: joinFailures.get(id),
-      sampleTimeMs: ts !== undefined ? ts * 1000 : takenAtMs,
+      rtcUp: false,
+      state: 'unknown',
+      capacity: 0,
+      participants: 0,
+      rooms: 0,
+      cpu: undefined,
+      memory: undefined,
+      egressBps: undefined,
+      nicBps: undefined,
+      loss: undefined,
+      joinFailureRatio: undefined,
+      sampleTimeMs: takenAtMs,
       lastSeenMs: takenAtMs,
     };
     servers.push(v);
     byId.set(id, v);
   }
+  const each = (rows: readonly VectorSample[] | undefined, set: (v: Building, x: number) => void) => {
+    if (!rows) return;
+    for (const r of rows) {
+      const id = r.metric.server;
+      const v = id === undefined ? undefined : byId.get(id);
+      if (!v) continue;
+      const x = num(r);
+      if (!Number.isNaN(x)) set(v, x);
+    }
+  };
+  each(results.rtcUp, (v, x) => {
+    v.rtcUp = x === 1;
+  });
+  each(results.sampleTime, (v, x) => {
+    v.sampleTimeMs = x * 1000;
+  });
+  each(results.capacity, (v, x) => {
+    v.capacity = x;
+  });
+  each(results.participants, (v, x) => {
+    v.participants = x;
+  });
+  each(results.rooms, (v, x) => {
+    v.rooms = x;
+  });
+  each(results.rtpEgress, (v, x) => {
+    v.egressBps = x * 8;
+  });
+  each(results.loss, (v, x) => {
+    v.loss = x;
+  });
+  each(results.joinFailures, (v, x) => {
+    v.joinFailureRatio = x;
+  });
+  for (const r of results.state ?? []) {
+    const id = r.metric.server;
+    const st = r.metric.state as ServerState;
+    const v = id === undefined ? undefined : byId.get(id);
+    if (v && STATES.has(st)) v.state = st;
+  }
+  if (servers.length > 0) {
+    const cpu = byHost(results.cpu);
+    const memory = byHost(results.memory);
+    const nodeTx = byHost(results.nodeTx);
+    const nicSpeed = byHost(results.nicSpeed);
+    for (const v of servers) {
+      v.cpu = cpu.get(v.host);
+      v.memory = memory.get(v.host);
+      const tx = nodeTx.get(v.host);
+      // The host's egress (every process on it) wins over the server's own RTP egress.
+      if (tx !== undefined) v.egressBps = tx * 8;
+      const speed = nicSpeed.get(v.host);
+      if (speed !== undefined) v.nicBps = speed * 8;
+    }
+  }
+
   for (const old of previous.servers) {
     if (byId.has(old.id) || takenAtMs - old.lastSeenMs > forgetAfterMs) continue;
-    const gone: ServerView = {
+    const gone: Building = {
       ...old,
       present: false,
       targetUp: old.instance ? (upByInstance.get(old.instance) ?? old.targetUp) : old.targetUp,
@@ -219,5 +243,5 @@ export function buildSnapshot(
     servers.push(gone);
     byId.set(gone.id, gone);
   }
-  return { servers, byId, takenAtMs };
+  return { servers, byId: byId as ReadonlyMap<string, ServerView>, takenAtMs };
 }
