@@ -116,6 +116,7 @@ async function main(): Promise<void> {
       const pTimes: number[] = [];
       const vTimes: number[] = [];
       let peak = 0;
+      const rssBefore = rssOf(adapter.pid);
       for (let r = 0; r < RUNS; r++) {
         let sampling = largest;
         const sampler = (async () => {
@@ -137,7 +138,27 @@ async function main(): Promise<void> {
       log(line);
       results.push(line);
       if (largest) {
-        log(`  adapter peak RSS during this query: ${(peak / 1024 ** 2).toFixed(0)} MiB`);
+        log(
+          `  adapter RSS before this query ${(rssBefore / 1024 ** 2).toFixed(0)} MiB, peak during it ${(peak / 1024 ** 2).toFixed(0)} MiB`,
+        );
+        // Where the time goes: Prometheus B fetching and decoding the same samples with almost no PromQL work.
+        const fetchOnly: number[] = [];
+        for (let r = 0; r < RUNS; r++) {
+          const t0 = performance.now();
+          const res = await fetch(`${prom.url}/api/v1/query`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({
+              query: `count(count_over_time(${METRIC}[${HOURS}h5m]))`,
+              time: String(endS),
+            }),
+          });
+          await res.arrayBuffer();
+          fetchOnly.push(performance.now() - t0);
+        }
+        log(
+          `  prometheus-b remote read + decode only (count(count_over_time(…[${HOURS}h5m]))): ${median(fetchOnly).toFixed(0)} ms`,
+        );
         // The adapter alone: the same remote read Prometheus B sends, timed to the last byte.
         const req = snappy.compressSync(
           Buffer.from(

@@ -221,7 +221,11 @@ export function createReadHandler(deps: ReadDeps): Handler {
   };
 
   const selectSeries = async (q: PlannedQuery): Promise<SelectedSeries[]> => {
-    const rows = parseSeriesRows(await ch.queryBytes(seriesSql(q.matchers, options.maxSeries + 1)));
+    // A request may carry long regexes: room for them beyond ClickHouse's default 256 KiB statement.
+    const sql = seriesSql(q.matchers, options.maxSeries + 1);
+    const rows = parseSeriesRows(
+      await ch.queryBytes(sql, { settings: { max_query_size: Math.max(262_144, 2 * sql.length) } }),
+    );
     if (rows.length > options.maxSeries)
       throw limitError(
         'read.max-series',
