@@ -41,8 +41,7 @@ export const dispatcherPart: StackPart = {
         '--score.limit.cpu=1',
         '--score.limit.memory=1',
       ],
-      // Ready once the first snapshot is in; the demo fleet may not be scraped yet, so /-/healthy.
-      readyPath: '/-/healthy',
+      // /-/ready: the first snapshot is in (demo clients then get answers, once the fleet is scraped).
     });
 
     const log = ctx.logger.child({ part: 'dispatcher-demo' });
