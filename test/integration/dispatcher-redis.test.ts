@@ -104,4 +104,13 @@ describe('two dispatcher replicas sharing a real Redis', () => {
     for (let i = 0; i < 10; i++)
       assert.notEqual((await allocate(b, `after-drain-${i}`)).body.server?.id, target);
   });
+
+  it('keeps answering from memory when Redis goes away', async () => {
+    await redis.stop();
+    for (const url of urls)
+      for (let i = 0; i < 5; i++) {
+        const { status, body } = await allocate(url, `no-redis-${url}-${i}`);
+        assert.equal(status, 200, body.message);
+      }
+  });
 });
