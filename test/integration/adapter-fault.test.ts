@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
 import { WriteRequest } from '../../src/adapter/prompb.ts';
+import { freePort } from '../../src/stack/servers/process.ts';
+import { startRole } from '../../src/stack/servers/role.ts';
 import {
   type AdapterRig,
   adapterMetric,
@@ -102,6 +104,77 @@ describe('adapter under faults', () => {
     assert.equal(await count('FINAL'), 1000);
     await rig.ch.query(`OPTIMIZE TABLE ${rig.database}.samples FINAL`);
     assert.equal(await count(''), 1000);
+  });
+
+  it("ClickHouse's 'too many parts' becomes a 503 with Retry-After, never a 4xx", async () => {
+    // A second adapter on its own database, whose samples table refuses inserts beyond two parts.
+    const db = `${rig.database}_parts`;
+    await rig.ch.query(`CREATE DATABASE ${db}`);
+    await rig.ch.query(
+      `CREATE TABLE ${db}.samples (fingerprint UInt64, timestamp_ms Int64, value Float64) ENGINE = ReplacingMergeTree PARTITION BY toDate(toDateTime(intDiv(timestamp_ms, 1000))) ORDER BY (fingerprint, timestamp_ms) SETTINGS parts_to_throw_insert = 2, parts_to_delay_insert = 1`,
+    );
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const second = await startRole({
+      role: 'adapter',
+      args: [
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--clickhouse.url=${rig.ch.url}`,
+        `--clickhouse.database=${db}`,
+      ],
+      url,
+      logDir: rig.dir,
+      name: 'adapter-parts',
+    });
+    try {
+      const answers: { status: number; retryAfter: string | null; errorType: string }[] = [];
+      for (let n = 0; n < 20; n++) {
+        const body = snappy.compressSync(
+          Buffer.from(
+            WriteRequest.encode(
+              WriteRequest.fromObject({
+                timeseries: [
+                  {
+                    labels: [{ name: '__name__', value: 'parts_probe' }],
+                    samples: [{ value: n, timestamp: 3_000_000 + n }],
+                  },
+                ],
+              }),
+            ).finish(),
+          ),
+        );
+        const res = await fetch(`${url}/write`, {
+          method: 'POST',
+          body: new Uint8Array(body),
+          headers: { 'content-encoding': 'snappy' },
+        });
+        const text = await res.text();
+        answers.push({
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          errorType: text ? ((JSON.parse(text) as { errorType?: string }).errorType ?? '') : '',
+        });
+      }
+      assert.ok(
+        answers.every((a) => a.status === 204 || a.status === 503),
+        JSON.stringify(answers),
+      );
+      const refused = answers.filter((a) => a.status === 503);
+      assert.ok(refused.length > 0, 'expected ClickHouse to refuse inserts');
+      for (const a of refused) {
+        assert.equal(a.errorType, 'clickhouse_too_many_parts');
+        assert.ok(Number(a.retryAfter) >= 1);
+      }
+      assert.ok(
+        (await adapterMetric(
+          url,
+          'rtcmon_adapter_requests_rejected_total',
+          'reason="clickhouse_too_many_parts"',
+        )) > 0,
+      );
+    } finally {
+      await second.stop();
+    }
   });
 
   it('SIGTERM: every acknowledged write is stored; the rest get 503 or a closed connection', async () => {
