@@ -148,6 +148,18 @@ try {
     console.log(
       `  snapshot refreshes during the load (wall time; the event loop is shared with the requests): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count}`,
     );
+    // Peer in the same run: the same process answering GET /-/healthy (the shared HTTP layer, no decision).
+    const floor = spawnSync(
+      '/usr/bin/wrk',
+      [`-t${threads}`, `-c${connections}`, `-d${duration}`, '--latency', `${url}/-/healthy`],
+      {
+        encoding: 'utf8',
+      },
+    ).stdout;
+    const frps = Number(/Requests\/sec:\s+([\d.]+)/.exec(floor)?.[1]);
+    console.log(
+      `  peer: GET /-/healthy on the same process ${frps.toFixed(0)} requests/s, p99 ${/99%\s+([\d.]+\w+)/.exec(floor)?.[1]}; allocate reaches ${((Number(rps) / frps) * 100).toFixed(0)}% of it; load average ${load()}`,
+    );
     if (process.argv.includes('--verbose')) console.log(out);
   } finally {
     await proc.stop();
