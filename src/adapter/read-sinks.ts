@@ -39,11 +39,32 @@ export class SamplesResultSink implements SeriesSink {
     if (this.w.pos >= this.pieceBytes) this.flush();
   }
 
+  /** Uncompressed bytes handed to the thread pool and not compressed yet. */
+  private pending = 0;
+  private drained: (() => void) | undefined;
+
+  /** Resolves once at most two pieces wait for compression (bounds memory when snappy lags behind). */
+  drain(): Promise<void> | undefined {
+    if (this.pending <= 2 * this.pieceBytes) return undefined;
+    return new Promise((resolve) => {
+      this.drained = resolve;
+    });
+  }
+
   private flush(): void {
     if (this.w.pos === 0) return;
     const raw = this.w.bytes();
     this.bytes += raw.length;
-    const piece = this.compress(raw).then(snappyElements);
+    this.pending += raw.length;
+    const piece = this.compress(raw)
+      .then(snappyElements)
+      .finally(() => {
+        this.pending -= raw.length;
+        if (this.drained && this.pending <= 2 * this.pieceBytes) {
+          this.drained();
+          this.drained = undefined;
+        }
+      });
     piece.catch(() => {}); // awaited in finish(); not an unhandled rejection meanwhile
     this.pieces.push(piece);
     this.w = new PbWriter(this.pieceBytes + 64 * 1024);

@@ -43,6 +43,13 @@ describe('planQuery', () => {
     assert.deepEqual([wide.start, wide.end], [100, 900]);
     const none = planQuery(q(100, 900, { start_ms: 0, end_ms: 0 }), 0, opts);
     assert.deepEqual([none.start, none.end], [100, 900]);
+    assert.equal(none.labelsOnly, false);
+    const series = planQuery(
+      { ...q(100, 900), hints: { start_ms: 100, end_ms: 900, func: 'series', step_ms: 0, range_ms: 0 } },
+      0,
+      opts,
+    );
+    assert.equal(series.labelsOnly, true);
   });
   it('names read.max-range when the query spans too long', () => {
     assert.throws(

@@ -57,6 +57,8 @@ export interface PlannedQuery {
   readonly start: number;
   readonly end: number;
   readonly matchers: readonly Matcher[];
+  /** `func: "series"` (the series API): labels only, as Prometheus' own TSDB skips chunks then. */
+  readonly labelsOnly: boolean;
 }
 
 /** The uncompressed length a snappy block declares in its varint header (read before allocating). */
@@ -72,6 +74,8 @@ export function snappyLength(body: Buffer): number {
 /** The largest uncompressed ReadRequest accepted (requests are small: a few matchers per query). */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const TYPE_NAMES = ['samples', 'streamed_xor_chunks'] as const;
+const NO_TS = new Float64Array(0);
+const NO_VALS = new Uint32Array(0);
 
 export const limitError = (flag: string, message: string): HttpError =>
   new HttpError(400, `limit_${flag.replace(/^read\./, '').replace(/-/g, '_')}`, `${message} (limit ${flag})`);
@@ -96,7 +100,13 @@ export function planQuery(q: PQuery, index: number, opts: ReadOptions): PlannedQ
       `query ${index} spans ${q.end_timestamp_ms - q.start_timestamp_ms} ms, more than ${opts.maxRangeMs} ms`,
     );
   const strip = new Set(opts.stripLabels);
-  return { index, start, end, matchers: q.matchers.filter((m) => !strip.has(m.name)) };
+  return {
+    index,
+    start,
+    end,
+    matchers: q.matchers.filter((m) => !strip.has(m.name)),
+    labelsOnly: h?.func === 'series',
+  };
 }
 
 /** First of the client's accepted types that we serve, in its order of preference; none listed: SAMPLES. */
@@ -260,7 +270,10 @@ export function createReadHandler(deps: ReadDeps): Handler {
     for (const q of queries) {
       const counted = await plan(q);
       const sink = new SamplesResultSink((raw) => snappy.compress(raw) as Promise<Buffer>);
-      for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }));
+      if (q.labelsOnly) for (const c of counted) sink.series(c.series, NO_TS, NO_VALS, 0, 0);
+      else
+        for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }))
+          await sink.drain();
       const done = await sink.finish((raw) => snappy.compressSync(raw) as Buffer);
       elements.push(...done.elements);
       bytes += done.bytes;

@@ -172,6 +172,23 @@ describe('adapter read path: Prometheus B answers from ClickHouse what Prometheu
     }
   });
 
+  it('lists the same series on A and B (series API: labels only through remote read)', async () => {
+    const params = {
+      'match[]': '{job="node", __name__=~"node_(cpu|load|memory).*"}',
+      start: String(evalAt / 1000 - 10),
+      end: String(evalAt / 1000),
+    };
+    const get = async (base: string) => {
+      const res = await fetch(`${base}/api/v1/series?${new URLSearchParams(params)}`);
+      const body = (await res.json()) as { status: string; data: Record<string, string>[] };
+      assert.equal(body.status, 'success');
+      return body.data.map((m) => JSON.stringify(Object.entries(m).sort())).sort();
+    };
+    const a = await get(promA.url);
+    assert.ok(a.length > 20, `only ${a.length} series`);
+    assert.deepEqual(await get(promB.url), a);
+  });
+
   it('streams STREAMED_XOR_CHUNKS that an independent reader decodes to exactly the stored samples', async () => {
     const end = evalAt;
     const start = end - 10_000;
