@@ -36,6 +36,9 @@ test('app answers without a socket: routes, params, 404, 405, mapped errors', as
   const base = { headers: {}, query: new URLSearchParams(), body: Buffer.alloc(0) };
   assert.equal((await app.handle({ ...base, method: 'GET', path: '/items/a%20b' })).body, '{"id":"a b"}');
   assert.equal((await app.handle({ ...base, method: 'GET', path: '/nope' })).status, 404);
+  const bad = await app.handle({ ...base, method: 'GET', path: '/items/%zz' });
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.body), /malformed percent-encoding/);
   assert.equal((await app.handle({ ...base, method: 'GET', path: '/echo' })).status, 405);
   const busy = await app.handle({ ...base, method: 'GET', path: '/busy' });
   assert.equal(busy.status, 503);

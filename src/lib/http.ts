@@ -63,6 +63,15 @@ export interface App {
   match(method: string, path: string): { route: Route; params: string[] } | { status: 404 | 405 };
 }
 
+/** decodeURIComponent, but a malformed escape (`%zz`) is the client's error, not a 500. */
+function decodeParam(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HttpError(400, 'bad_path', `malformed percent-encoding in path segment ${JSON.stringify(s)}`);
+  }
+}
+
 export function createApp(routes: readonly Route[], logger: Logger): App {
   const match: App['match'] = (method, path) => {
     let pathMatched = false;
@@ -71,7 +80,7 @@ export function createApp(routes: readonly Route[], logger: Logger): App {
       if (typeof route.path === 'string') params = route.path === path ? [] : undefined;
       else {
         const m = route.path.exec(path);
-        params = m ? m.slice(1).map((s) => decodeURIComponent(s ?? '')) : undefined;
+        params = m ? m.slice(1).map((s) => decodeParam(s ?? '')) : undefined;
       }
       if (!params) continue;
       pathMatched = true;
@@ -83,7 +92,12 @@ export function createApp(routes: readonly Route[], logger: Logger): App {
     routes,
     match,
     async handle(req) {
-      const found = match(req.method, req.path);
+      let found: ReturnType<App['match']>;
+      try {
+        found = match(req.method, req.path);
+      } catch (err) {
+        return errorReply(err);
+      }
       if ('status' in found)
         return errorReply(
           new HttpError(
@@ -108,20 +122,30 @@ export function createApp(routes: readonly Route[], logger: Logger): App {
   };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Reads a body up to `limit` bytes; a longer one (declared or actual) is a 413. */
 export async function readBody(msg: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(msg.headers['content-length'] ?? Number.NaN);
   const tooLarge = () =>
     new HttpError(413, 'body_too_large', `request body exceeds the limit of ${limit} bytes`);
   if (declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of msg as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  if (msg.complete && declared === 0) return EMPTY;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        msg.off('data', onData);
+        msg.resume();
+        reject(tooLarge());
+      } else chunks.push(chunk);
+    };
+    msg.on('data', onData);
+    msg.once('error', reject);
+    msg.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+  });
 }
 
 export interface ServeOptions {
@@ -170,6 +194,21 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  // Label children cached per handler and code: this runs on every request.
+  const children = new Map<
+    string,
+    { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }
+  >();
+  const observe = (handler: string, status: number, seconds: number) => {
+    const key = `${handler} ${status}`;
+    let c = children.get(key);
+    if (!c) {
+      c = { count: requests.labels(handler, String(status)), time: duration.labels(handler) };
+      children.set(key, c);
+    }
+    c.count.inc();
+    c.time.observe(seconds);
+  };
   let shuttingDown = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
@@ -214,9 +253,11 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     let handler = 'unknown';
     let reply: Reply;
     try {
-      const url = new URL(msg.url ?? '/', 'http://x');
-      const path = url.pathname;
-      const b = msg.method === 'GET' ? await builtin(path, msg, url.searchParams) : undefined;
+      const raw = msg.url ?? '/';
+      const q = raw.indexOf('?');
+      const path = q < 0 ? raw : raw.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+      const b = msg.method === 'GET' ? await builtin(path, msg, query) : undefined;
       if (b) {
         handler = path;
         reply = b;
@@ -230,7 +271,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
         reply = await app.handle({
           method: msg.method ?? 'GET',
           path,
-          query: url.searchParams,
+          query,
           headers: msg.headers,
           body,
         });
@@ -255,8 +296,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
       logger.warn({ err }, 'writing the response failed');
       res.destroy();
     } finally {
-      requests.inc({ handler, code: String(reply.status) });
-      duration.observe({ handler }, Number(process.hrtime.bigint() - started) / 1e9);
+      observe(handler, reply.status, Number(process.hrtime.bigint() - started) / 1e9);
       inflight--;
       if (inflight === 0) idle?.();
     }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { StackPart } from '../part.ts';
 import { startNodeExporter } from '../servers/node-exporter.ts';
 
@@ -9,7 +10,8 @@ export const nodeExporterPart: StackPart = {
     const ne = await startNodeExporter({ logDir: ctx.logDir, port: await ctx.port(9100) });
     return {
       endpoints: { node_exporter: `${ne.url}/metrics` },
-      scrapeJobs: [{ job: 'node', targets: [ne.address] }],
+      // `host` joins this machine's CPU, memory and network to the RTC servers' rtc_server_info{host}.
+      scrapeJobs: [{ job: 'node', targets: [ne.address], labels: { host: hostname() } }],
       stop: () => ne.stop(),
     };
   },
