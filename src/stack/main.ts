@@ -45,6 +45,7 @@ export async function main(argv: string[]): Promise<void> {
     runDir,
     logDir,
     logger,
+    scrapeInterval: cfg.scrapeInterval,
     async port(preferred) {
       const { createServer } = await import('node:net');
       const free = await new Promise<boolean>((ok) => {

@@ -7,6 +7,8 @@ export interface StackContext {
   readonly runDir: string;
   readonly logDir: string;
   readonly logger: Logger;
+  /** Prometheus' scrape interval (e.g. `5s`): how often fresh data can arrive. */
+  readonly scrapeInterval: string;
   /** The preferred port if it is free, else any free port on 127.0.0.1. */
   port(preferred: number): Promise<number>;
   /** Set once Prometheus is up (for parts of the `consumers` phase). */

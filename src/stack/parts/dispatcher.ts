@@ -32,8 +32,8 @@ export const dispatcherPart: StackPart = {
       args: [
         `--web.listen-address=127.0.0.1:${port}`,
         `--prometheus.url=${ctx.prometheusUrl}`,
-        // The stack's default scrape interval; refreshing more often than Prometheus scrapes buys nothing.
-        '--snapshot.interval=5s',
+        // Refreshing more often than Prometheus scrapes buys nothing.
+        `--snapshot.interval=${ctx.scrapeInterval}`,
         '--prometheus.rate-window=1m',
         `--api.token=${token}`,
         // Every simulated server shares this one machine: its CPU and memory are scored, but a busy
