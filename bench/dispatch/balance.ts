@@ -92,8 +92,19 @@ interface Policy {
   choose(room: string, atMs: number): number; // server index, -1 = refused
 }
 
+/** `--set=spreadEpsilon=0.02` etc.: try other policy values (numbers only) without editing the code. */
+const overrides: Record<string, number> = Object.fromEntries(
+  process.argv
+    .filter((a) => a.startsWith('--set='))
+    .map((a) => {
+      const [k, v] = a.slice(6).split('=');
+      return [k!, Number(v)];
+    }),
+);
+const benchPolicy = { ...defaultPolicy, ...overrides };
+
 function rtcmonPolicy(random: () => number, t0: number): Policy {
-  const chooser = new Chooser(defaultPolicy, { random });
+  const chooser = new Chooser(benchPolicy, { random });
   const ids = Array.from({ length: SERVERS }, (_, i) => `s${i}`);
   const index = new Map(ids.map((id, i) => [id, i]));
   return {
@@ -166,6 +177,67 @@ const twoChoices = (random: () => number) =>
     if (b >= a) b++;
     return stale[b]! < stale[a]! ? b : a;
   });
+
+/**
+ * References, not baselines: choosers that know what no dispatcher can know, to bound what is reachable.
+ * - fresh greedy: the true current load of every server (no scrape delay), room sizes unknown;
+ * - clairvoyant: the true current load and every room's final size when its first member arrives; picks
+ *   the server with the least projected load (current + the members still to come of its rooms).
+ * Both keep a room on one server while it fits under the high mark, else spill to the next best.
+ */
+function referencePolicy(name: string, sizes: ReadonlyMap<string, number> | undefined): Policy {
+  let live: readonly number[] = [];
+  const rooms = new Map<string, number>();
+  const joined = new Map<string, number>();
+  const outstanding = new Float64Array(SERVERS);
+  const fits = (i: number) => live[i]! + 1 <= HIGH * CAPACITY + 1e-9;
+  return {
+    name,
+    scrape(loads) {
+      live = loads; // the bench's live array: this reference sees every join at once
+    },
+    choose(room) {
+      const n = (joined.get(room) ?? 0) + 1;
+      joined.set(room, n);
+      let r = rooms.get(room);
+      if (r !== undefined && fits(r)) {
+        if (sizes) outstanding[r]!--;
+        return r;
+      }
+      let best = -1;
+      for (let i = 0; i < SERVERS; i++)
+        if (fits(i) && (best < 0 || live[i]! + outstanding[i]! < live[best]! + outstanding[best]!)) best = i;
+      if (best < 0) return -1;
+      if (sizes) {
+        if (r !== undefined) outstanding[r]! -= (sizes.get(room) ?? n) - n + 1; // spilled: the rest moves
+        outstanding[best]! += (sizes.get(room) ?? n) - n;
+      }
+      r = best;
+      rooms.set(room, r);
+      return r;
+    },
+  };
+}
+
+/** Offline optimum (near): every room known in advance, largest first onto the least loaded server (LPT). */
+function offlinePacking(s: Scenario, initial: readonly number[]): number {
+  const sizes = new Map<string, number>();
+  for (const j of s.joins) sizes.set(j.room, (sizes.get(j.room) ?? 0) + 1);
+  const loads = [...initial];
+  const cap = HIGH * CAPACITY;
+  for (const size of [...sizes.values()].sort((a, b) => b - a)) {
+    let left = size;
+    while (left > 0) {
+      let best = 0;
+      for (let i = 1; i < SERVERS; i++) if (loads[i]! < loads[best]!) best = i;
+      const take = Math.min(left, Math.max(1, Math.floor(cap - loads[best]!)));
+      loads[best]! += take;
+      left -= take;
+    }
+  }
+  const mean = loads.reduce((a, b) => a + b, 0) / SERVERS;
+  return Math.max(...loads) / mean;
+}
 
 interface Result {
   policy: string;
@@ -265,6 +337,19 @@ for (const s of scenarios(random)) {
     console.log(
       `${r.policy.padEnd(30)} ${r.maxOverMean.toFixed(2).padStart(8)}  ${String(r.maxLoad).padStart(8)}  ${String(r.overloads).padStart(15)}  ${String(r.rejected).padStart(8)}  ${String(r.refused).padStart(7)}  ${String(r.serversOfBigRoom || '-').padStart(11)}  ${`${r.p50us.toFixed(1)} µs`.padStart(12)}  ${`${r.p99us.toFixed(1)} µs`.padStart(12)}`,
     );
+  const sizes = new Map<string, number>();
+  for (const j of s.joins) sizes.set(j.room, (sizes.get(j.room) ?? 0) + 1);
+  const refs = [
+    run(s, referencePolicy('ref: fresh greedy', undefined), initial, new Map()),
+    run(s, referencePolicy('ref: clairvoyant', sizes), initial, new Map()),
+  ];
+  for (const r of refs)
+    console.log(
+      `${r.policy.padEnd(30)} ${r.maxOverMean.toFixed(2).padStart(8)}  ${String(r.maxLoad).padStart(8)}  ${String(r.overloads).padStart(15)}  ${String(r.rejected).padStart(8)}  ${String(r.refused).padStart(7)}  ${String(r.serversOfBigRoom || '-').padStart(11)}`,
+    );
+  console.log(
+    `${'ref: offline packing (LPT)'.padEnd(30)} ${offlinePacking(s, initial).toFixed(2).padStart(8)}`,
+  );
   const [me, ...peers] = results;
   for (const p of peers)
     console.log(
