@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Chooser } from '../../src/dispatcher/chooser.ts';
 import { defaultPolicy } from '../../src/dispatcher/config.ts';
 import { buildSnapshot, type QueryResults } from '../../src/dispatcher/snapshot.ts';
-import { freePort } from '../../src/stack/servers/process.ts';
+import { freePort, startProcess } from '../../src/stack/servers/process.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { startFakePrometheus } from './fake-prometheus.ts';
 
@@ -148,18 +148,48 @@ try {
     console.log(
       `  snapshot refreshes during the load (wall time; the event loop is shared with the requests): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count}`,
     );
-    // Peer in the same run: the same process answering GET /-/healthy (the shared HTTP layer, no decision).
-    const floor = spawnSync(
-      '/usr/bin/wrk',
-      [`-t${threads}`, `-c${connections}`, `-d${duration}`, '--latency', `${url}/-/healthy`],
-      {
-        encoding: 'utf8',
-      },
-    ).stdout;
-    const frps = Number(/Requests\/sec:\s+([\d.]+)/.exec(floor)?.[1]);
+    // Peers in the same run: the same process answering GET /-/healthy (the shared HTTP layer, no
+    // decision), and a separate process with the shared HTTP layer and a trivial JSON POST route.
+    const peer = (target: string, lua: boolean) => {
+      const o = spawnSync(
+        '/usr/bin/wrk',
+        [
+          `-t${threads}`,
+          `-c${connections}`,
+          `-d${duration}`,
+          '--latency',
+          ...(lua ? ['-s', join(here, 'allocate.lua')] : []),
+          target,
+        ],
+        { encoding: 'utf8' },
+      ).stdout;
+      return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(o)?.[1]), p99: /99%\s+([\d.]+\w+)/.exec(o)?.[1] };
+    };
+    const healthy = peer(`${url}/-/healthy`, false);
     console.log(
-      `  peer: GET /-/healthy on the same process ${frps.toFixed(0)} requests/s, p99 ${/99%\s+([\d.]+\w+)/.exec(floor)?.[1]}; allocate reaches ${((Number(rps) / frps) * 100).toFixed(0)}% of it; load average ${load()}`,
+      `  peer: GET /-/healthy on the same process ${healthy.rps.toFixed(0)} requests/s, p99 ${healthy.p99}; allocate reaches ${((Number(rps) / healthy.rps) * 100).toFixed(0)}% of it; load average ${load()}`,
     );
+    const noopPort = await freePort();
+    const noop = await startProcess({
+      name: 'noop',
+      command: process.execPath,
+      args: ['--import', 'tsx', join(here, 'noop-server.ts'), `--port=${noopPort}`],
+      logDir: dir,
+      ready: async () => {
+        const r = await fetch(`http://127.0.0.1:${noopPort}/noop`, { method: 'POST', body: '{}' }).catch(
+          () => undefined,
+        );
+        return r?.ok === true;
+      },
+    });
+    try {
+      const p = peer(`http://127.0.0.1:${noopPort}/noop`, true);
+      console.log(
+        `  peer: POST /noop (shared HTTP layer, JSON body parsed, small JSON answer; own process) ${p.rps.toFixed(0)} requests/s, p99 ${p.p99}; allocate reaches ${((Number(rps) / p.rps) * 100).toFixed(0)}% of it; load average ${load()}`,
+      );
+    } finally {
+      await noop.stop();
+    }
     if (process.argv.includes('--verbose')) console.log(out);
   } finally {
     await proc.stop();

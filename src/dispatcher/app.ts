@@ -17,6 +17,13 @@ export interface AppDeps {
 }
 
 const MAX_ROOM = 256;
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json; charset=utf-8',
+});
+const NO_SERVER_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json; charset=utf-8',
+  'retry-after': '1',
+});
 /** A path segment whose %-escapes always decode (ASCII): anything else is a 404, not a decoding error. */
 const ID = '(?:[^/%]|%[0-7][0-9A-Fa-f])+';
 const MAX_LABEL = 128;
@@ -122,7 +129,11 @@ export function createDispatcherApp(deps: AppDeps): App {
       store.publishAssign(ans.server!.id, r.room, slot, now);
     }
     if (!ans.ok) logger.info({ room: r.room, region: r.region, message: ans.message }, 'no server');
-    return json(ans.ok ? 200 : NO_SERVER_STATUS, ans, ans.ok ? {} : { 'retry-after': '1' });
+    return {
+      status: ans.ok ? 200 : NO_SERVER_STATUS,
+      headers: ans.ok ? JSON_HEADERS : NO_SERVER_HEADERS,
+      body: chooser.answerJson(ans),
+    };
   };
 
   const servers = (req: Req): Reply => {

@@ -91,6 +91,23 @@ export interface ServerRow {
 /** Where an assignment came from: made here, or replicated from another dispatcher replica. */
 export type Origin = 'local' | 'remote';
 
+const num = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
+const NON_ASCII = /[^\u0000-\u007f]/;
+const NON_ASCII_ALL = /[^\u0000-\u007f]/g;
+/**
+ * JSON.stringify of a string with every non-ASCII code unit as a \uXXXX escape: the same string for any
+ * JSON reader, and the answer stays a one-byte string (V8 encodes those several times faster).
+ */
+const ascii = (q: string): string =>
+  NON_ASCII.test(q)
+    ? q.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : q;
+const jstr = (x: string): string => ascii(JSON.stringify(x));
+const strings = (xs: readonly string[]): string => {
+  let r = '[';
+  for (let k = 0; k < xs.length; k++) r += (k > 0 ? ',' : '') + jstr(xs[k]!);
+  return `${r}]`;
+};
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
 /**
@@ -112,6 +129,13 @@ export class Chooser {
   private regions = new Map<string, IndexedMaxHeap>();
   private excludedList: ExcludedView[] = [];
   private excludedCounts: Record<string, number> = {};
+  /** The excluded list as answers show it, and its JSON with the counts: rebuilt only when they change. */
+  private excludedShown: ExcludedView[] | undefined;
+  private excludedJson: string | undefined;
+  /** JSON of the fixed part of a server's view ({"id":…,"zone":…), per server id, for this snapshot. */
+  private heads = new Map<string, { s: ServerView; json: string }>();
+  /** JSON of strings that recur in answers (notes, limits): the same string objects come back. */
+  private quoted = new Map<string, string>();
   private blindSince: number | undefined;
   private readonly scratch: number[] = [];
   private readonly random: () => number;
@@ -181,6 +205,9 @@ export class Chooser {
     this.regions = new Map();
     this.excludedList = [];
     this.excludedCounts = {};
+    this.excludedShown = undefined;
+    this.excludedJson = undefined;
+    this.heads = new Map();
     const maxAge = blind ? p.blindMaxAgeMs : p.ledgerMaxAgeMs;
     this.releaseYoung(nowMs);
     this.sizeJoins *= 0.98;
@@ -272,6 +299,8 @@ export class Chooser {
   private noteExcluded(id: string, code: ExclusionCode, detail: string): void {
     this.excludedList.push({ id, reason: code, detail });
     this.excludedCounts[code] = (this.excludedCounts[code] ?? 0) + 1;
+    this.excludedShown = undefined;
+    this.excludedJson = undefined;
   }
 
   /** Records one join of `room` on `server` (made here or replicated from another replica). */
@@ -495,7 +524,7 @@ export class Chooser {
       message: `${req.room} → ${id}`,
       reasons,
       candidates,
-      excluded: this.excludedList.slice(0, p.explainExcluded),
+      excluded: this.shownExcluded(),
       excludedCounts: this.excludedCounts,
       roomServers: this.affinity.last?.servers ?? [id],
       spilled,
@@ -504,6 +533,79 @@ export class Chooser {
       blind: blindFor !== null,
       blindForMs: blindFor,
     };
+  }
+
+  /** The first explain.excluded excluded servers; the same array until the list changes. */
+  private shownExcluded(): ExcludedView[] {
+    this.excludedShown ??= this.excludedList.slice(0, this.policy.explainExcluded);
+    return this.excludedShown;
+  }
+
+  /**
+   * The answer as JSON, exactly as JSON.stringify(a) writes it, but built from parts cached for the
+   * current snapshot (each server's fixed fields, its notes, the excluded list): the HTTP hot path.
+   */
+  answerJson(a: Answer): string {
+    let out = `{"ok":${a.ok},"room":${jstr(a.room)},"server":${a.server ? this.viewJson(a.server) : 'null'},"message":${jstr(a.message)},"reasons":${strings(a.reasons)},"candidates":[`;
+    for (let k = 0; k < a.candidates.length; k++) {
+      if (k > 0) out += ',';
+      out += this.viewJson(a.candidates[k]!);
+    }
+    out += '],';
+    if (a.excluded === this.excludedShown && a.excludedCounts === this.excludedCounts) {
+      this.excludedJson ??= `"excluded":${ascii(JSON.stringify(a.excluded))},"excludedCounts":${ascii(JSON.stringify(a.excludedCounts))}`;
+      out += this.excludedJson;
+    } else
+      out += `"excluded":${ascii(JSON.stringify(a.excluded))},"excludedCounts":${ascii(JSON.stringify(a.excludedCounts))}`;
+    return `${out},"roomServers":${strings(a.roomServers)},"spilled":${a.spilled},"newSlot":${num(a.newSlot)},"dataAgeMs":${num(a.dataAgeMs)},"blind":${a.blind},"blindForMs":${a.blindForMs === null ? 'null' : num(a.blindForMs)}}`;
+  }
+
+  private viewJson(v: CandidateView): string {
+    let h = this.heads.get(v.id);
+    const s = h?.s;
+    if (
+      !h ||
+      s!.host !== v.host ||
+      s!.eip !== v.eip ||
+      s!.port !== v.port ||
+      s!.region !== v.region ||
+      s!.zone !== v.zone
+    ) {
+      const i = this.idx.get(v.id);
+      const srv = i === undefined ? undefined : this.assessments[i]!.server;
+      const json = `{"id":${jstr(v.id)},"host":${jstr(v.host)},"eip":${jstr(v.eip)},"port":${num(v.port)},"region":${jstr(v.region)},"zone":${jstr(v.zone)}`;
+      if (
+        srv === undefined ||
+        srv.host !== v.host ||
+        srv.eip !== v.eip ||
+        srv.port !== v.port ||
+        srv.region !== v.region ||
+        srv.zone !== v.zone
+      )
+        return `${json}${this.viewTail(v)}`;
+      h = { s: srv, json };
+      this.heads.set(v.id, h);
+    }
+    return `${h.json}${this.viewTail(v)}`;
+  }
+
+  private viewTail(v: CandidateView): string {
+    let r = '[';
+    for (let k = 0; k < v.reasons.length; k++) {
+      const line = v.reasons[k]!;
+      if (k > 0) r += ',';
+      if (k === 0) r += jstr(line);
+      else {
+        let q = this.quoted.get(line);
+        if (q === undefined) {
+          q = jstr(line);
+          if (this.quoted.size >= 50_000) this.quoted.clear();
+          this.quoted.set(line, q);
+        }
+        r += q;
+      }
+    }
+    return `,"score":${num(v.score)},"load":${num(v.load)},"participants":${num(v.participants)},"pending":${num(v.pending)},"capacity":${num(v.capacity)},"reasons":${r}]}`;
   }
 
   private none(
@@ -524,7 +626,7 @@ export class Chooser {
       message: `${message}${this.snapshot.servers.length ? ` (${this.snapshot.servers.length} servers known; excluded: ${counts || 'none'})` : ' (no server known yet)'}`,
       reasons,
       candidates: [],
-      excluded: this.excludedList.slice(0, this.policy.explainExcluded),
+      excluded: this.shownExcluded(),
       excludedCounts: this.excludedCounts,
       roomServers: [...room],
       spilled: false,

@@ -132,13 +132,20 @@ export function createDispatcherMetrics(
         : a.reasons[0]?.startsWith('room affinity')
           ? 'affinity'
           : 'new_room';
+  // Label children cached: decision() runs on every allocate.
+  const children = new Map<string, ReturnType<typeof decisions.labels>>();
   return {
     decision(a, seconds) {
-      decisions.inc({
-        result: a.ok ? 'allocated' : 'no_server',
-        via: via(a),
-        blind: a.blind ? 'true' : 'false',
-      });
+      const result = a.ok ? 'allocated' : 'no_server';
+      const v = via(a);
+      const blind = a.blind ? 'true' : 'false';
+      const key = `${result} ${v} ${blind}`;
+      let c = children.get(key);
+      if (!c) {
+        c = decisions.labels(result, v, blind);
+        children.set(key, c);
+      }
+      c.inc();
       latency.observe(seconds);
     },
     refresh(o) {

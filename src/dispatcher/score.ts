@@ -47,8 +47,17 @@ export interface Assessment {
 
 const notesCache = new WeakMap<Assessment, readonly string[]>();
 
-/** One line on the signal that limits a server most (for the next candidates of an answer). */
+const limitingCache = new WeakMap<Assessment, string | undefined>();
+
+/** One line on the signal that limits a server most (for the next candidates of an answer); cached. */
 export function limitingNote(a: Assessment, policy: Policy): string | undefined {
+  if (limitingCache.has(a)) return limitingCache.get(a);
+  const n = limitingLine(a, policy);
+  limitingCache.set(a, n);
+  return n;
+}
+
+function limitingLine(a: Assessment, policy: Policy): string | undefined {
   const s = a.server;
   const l = policy.limits;
   switch (a.limiting) {
