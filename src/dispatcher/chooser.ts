@@ -132,10 +132,13 @@ export class Chooser {
   /** The excluded list as answers show it, and its JSON with the counts: rebuilt only when they change. */
   private excludedShown: ExcludedView[] | undefined;
   private excludedJson: string | undefined;
-  /** JSON of the fixed part of a server's view ({"id":…,"zone":…), per server id, for this snapshot. */
-  private heads = new Map<string, { s: ServerView; json: string }>();
-  /** JSON of strings that recur in answers (notes, limits): the same string objects come back. */
-  private quoted = new Map<string, string>();
+  /** Per server index, for this snapshot: JSON of the fixed part of its view ({"id":…,"zone":…). */
+  private heads: (string | undefined)[] = [];
+  /** Per server index: JSON of its notes (full views) and of its last short view (next candidates). */
+  private notesJson: (string | undefined)[] = [];
+  private shortJson: ({ pending: number; score: number; json: string } | undefined)[] = [];
+  /** The JSON of each view built by candidate(), for answerJson(). */
+  private readonly viewJsons = new WeakMap<CandidateView, string>();
   private blindSince: number | undefined;
   private readonly scratch: number[] = [];
   private readonly random: () => number;
@@ -207,7 +210,9 @@ export class Chooser {
     this.excludedCounts = {};
     this.excludedShown = undefined;
     this.excludedJson = undefined;
-    this.heads = new Map();
+    this.heads = new Array(n);
+    this.notesJson = new Array(n);
+    this.shortJson = new Array(n);
     const maxAge = blind ? p.blindMaxAgeMs : p.ledgerMaxAgeMs;
     this.releaseYoung(nowMs);
     this.sizeJoins *= 0.98;
@@ -561,51 +566,7 @@ export class Chooser {
   }
 
   private viewJson(v: CandidateView): string {
-    let h = this.heads.get(v.id);
-    const s = h?.s;
-    if (
-      !h ||
-      s!.host !== v.host ||
-      s!.eip !== v.eip ||
-      s!.port !== v.port ||
-      s!.region !== v.region ||
-      s!.zone !== v.zone
-    ) {
-      const i = this.idx.get(v.id);
-      const srv = i === undefined ? undefined : this.assessments[i]!.server;
-      const json = `{"id":${jstr(v.id)},"host":${jstr(v.host)},"eip":${jstr(v.eip)},"port":${num(v.port)},"region":${jstr(v.region)},"zone":${jstr(v.zone)}`;
-      if (
-        srv === undefined ||
-        srv.host !== v.host ||
-        srv.eip !== v.eip ||
-        srv.port !== v.port ||
-        srv.region !== v.region ||
-        srv.zone !== v.zone
-      )
-        return `${json}${this.viewTail(v)}`;
-      h = { s: srv, json };
-      this.heads.set(v.id, h);
-    }
-    return `${h.json}${this.viewTail(v)}`;
-  }
-
-  private viewTail(v: CandidateView): string {
-    let r = '[';
-    for (let k = 0; k < v.reasons.length; k++) {
-      const line = v.reasons[k]!;
-      if (k > 0) r += ',';
-      if (k === 0) r += jstr(line);
-      else {
-        let q = this.quoted.get(line);
-        if (q === undefined) {
-          q = jstr(line);
-          if (this.quoted.size >= 50_000) this.quoted.clear();
-          this.quoted.set(line, q);
-        }
-        r += q;
-      }
-    }
-    return `,"score":${num(v.score)},"load":${num(v.load)},"participants":${num(v.participants)},"pending":${num(v.pending)},"capacity":${num(v.capacity)},"reasons":${r}]}`;
+    return this.viewJsons.get(v) ?? ascii(JSON.stringify(v));
   }
 
   private none(
@@ -647,20 +608,43 @@ export class Chooser {
     const pending = this.ledger.pending(s.id);
     const eff = s.participants + pending;
     const load = s.capacity > 0 ? eff / s.capacity : 1;
-    return {
+    const score = round(this.key[i]!);
+    const view: CandidateView = {
       id: s.id,
       host: s.host,
       eip: s.eip,
       port: s.port,
       region: s.region,
       zone: s.zone,
-      score: round(this.key[i]!),
+      score,
       load: round(load),
       participants: s.participants,
       pending,
       capacity: s.capacity,
       reasons: this.reasonsOf(a, pending, load, full),
     };
+    // Its JSON, from parts that only change on refresh: the fixed fields, the notes; a next candidate's
+    // short view is reused as long as its pending count and score have not moved.
+    const last = full ? undefined : this.shortJson[i];
+    let json: string;
+    if (last && last.pending === pending && last.score === score) json = last.json;
+    else {
+      this.heads[i] ??=
+        `{"id":${jstr(s.id)},"host":${jstr(s.host)},"eip":${jstr(s.eip)},"port":${num(s.port)},"region":${jstr(s.region)},"zone":${jstr(s.zone)}`;
+      const r = view.reasons;
+      // reasons[0] is built here from numbers only; the other lines are this server's notes or limit.
+      let tail = `,"reasons":["${r[0]!}"`;
+      if (full) {
+        const notes = notesOf(a, this.policy);
+        this.notesJson[i] ??= notes.map((x) => `,${jstr(x)}`).join('');
+        for (let k = 1; k < r.length - notes.length; k++) tail += `,${jstr(r[k]!)}`;
+        tail += this.notesJson[i];
+      } else for (let k = 1; k < r.length; k++) tail += `,${jstr(r[k]!)}`;
+      json = `${this.heads[i]},"score":${num(score)},"load":${num(view.load)},"participants":${num(s.participants)},"pending":${num(pending)},"capacity":${num(s.capacity)}${tail}]}`;
+      if (!full) this.shortJson[i] = { pending, score, json };
+    }
+    this.viewJsons.set(view, json);
+    return view;
   }
 
   private reasonsOf(a: Assessment, pending: number, load: number, full: boolean): string[] {
