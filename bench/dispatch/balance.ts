@@ -8,7 +8,10 @@
  * - least-loaded: the least loaded server of the stale snapshot, the room stays on its server;
  * - two-choices: LiveKit-style, two random servers, the less loaded of the stale snapshot, room stays.
  * Prints max/mean load, overload events (a join that takes a server past its high mark or capacity),
- * refused joins and p50/p99 decision time. Run: node --import tsx bench/dispatch/balance.ts [--seed=N]
+ * refused joins and p50/p99 decision time. Reference rows (not baselines: they know what no dispatcher
+ * knows) bound what is reachable: a greedy chooser on live loads, the same knowing every room's final
+ * size at its first join (clairvoyant), and an offline packing of all rooms known in advance.
+ * Run: node --import tsx bench/dispatch/balance.ts [--seed=N] [--set=policyField=number …]
  */
 import { Chooser } from '../../src/dispatcher/chooser.ts';
 import { defaultPolicy } from '../../src/dispatcher/config.ts';
