@@ -76,9 +76,29 @@ async function main(): Promise<void> {
       extraArgs: ['--query.timeout=2m'],
     });
     stops.push(() => prom.stop());
+    // Reference: the same data in a Prometheus of its own (remote-write receiver), to show what
+    // Prometheus' engine costs on local data. LOCAL=0 skips it.
+    const local =
+      process.env.LOCAL === '0'
+        ? undefined
+        : await startPrometheus({
+            dir: join(dir, 'prometheus-local'),
+            name: 'prometheus-local',
+            logDir: dir,
+            jobs: [],
+            extraArgs: ['--query.timeout=2m', '--web.enable-remote-write-receiver'],
+          });
+    if (local) stops.push(() => local.stop());
 
     const endMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
-    await loadAll([`${adapterUrl}/write`, vm.writeUrl], SERIES, HOURS, endMs);
+    const localWrite = local ? `${local.url}/api/v1/write` : undefined;
+    await loadAll(
+      [`${adapterUrl}/write`, vm.writeUrl, ...(localWrite ? [localWrite] : [])],
+      SERIES,
+      HOURS,
+      endMs,
+      (url) => (url === localWrite ? 1 : 4),
+    );
     // VictoriaMetrics makes fresh data searchable after its in-memory buffers flush (about a second).
     await sleep(3_000);
     await ch.query('OPTIMIZE TABLE rtcmon.samples FINAL').catch(() => {});
@@ -132,9 +152,16 @@ async function main(): Promise<void> {
       }
       const p = median(pTimes);
       const v = median(vTimes);
+      let localNote = '';
+      if (local) {
+        await queryRange(local.url, q, startS, endS, 60);
+        const lTimes: number[] = [];
+        for (let r = 0; r < RUNS; r++) lTimes.push((await queryRange(local.url, q, startS, endS, 60)).ms);
+        localNote = `   [same query on a Prometheus with the data in its own TSDB: ${median(lTimes).toFixed(0)} ms]`;
+      }
       const line =
         `${name.padEnd(44)} prometheus-b+adapter ${p.toFixed(0).padStart(6)} ms   victoria-metrics ${v.toFixed(0).padStart(6)} ms` +
-        `   ratio ${(p / v).toFixed(2)}   (${check.series} series, ${check.points} points; ${load()})`;
+        `   ratio ${(p / v).toFixed(2)}   (${check.series} series, ${check.points} points; ${load()})${localNote}`;
       log(line);
       results.push(line);
       if (largest) {

@@ -92,6 +92,8 @@ export async function loadAll(
   series: number,
   hours: number,
   endMs: number,
+  /** Concurrent senders per URL (1 keeps the bodies in time order, which Prometheus' TSDB needs). */
+  concurrency: (url: string) => number = () => 4,
 ): Promise<Record<string, number>> {
   const secs: Record<string, number> = {};
   const bodies = [...writeBodies(series, hours, endMs, 60)];
@@ -103,7 +105,7 @@ export async function loadAll(
     const worker = async () => {
       while (next < bodies.length) await post(url, bodies[next++]!.body);
     };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    await Promise.all(Array.from({ length: concurrency(url) }, worker));
     secs[url] = (performance.now() - t0) / 1000;
     log(
       `loaded ${url}: ${secs[url]!.toFixed(1)} s (${(total / secs[url]! / 1000).toFixed(0)}k samples/s, ${load()})`,

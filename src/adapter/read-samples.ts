@@ -201,6 +201,21 @@ export async function* streamSamples(opts: {
   signal?: AbortSignal;
 }): AsyncGenerator<void> {
   const all = [...batchesByRows(opts.counted, opts.batchRows)];
+  // One set of arrays for every batch of the request (fewer large allocations, less allocator churn).
+  let maxRows = 0;
+  let maxSeriesRows = 0;
+  for (const batch of all) {
+    let rows = 0;
+    for (const c of batch) {
+      rows += c.rows;
+      maxSeriesRows = Math.max(maxSeriesRows, c.rows);
+    }
+    maxRows = Math.max(maxRows, rows);
+  }
+  const tsAll = new Float64Array(maxRows);
+  const valsAll = new Uint32Array(2 * maxRows);
+  let tmpT = new Float64Array(maxSeriesRows);
+  let tmpV = new Uint32Array(2 * maxSeriesRows);
   /** Reads a batch's answer whole (its rows are bounded by batchRows), so the next one loads meanwhile. */
   const fetch = async (batch: readonly CountedSeries[]): Promise<Buffer[]> => {
     const pieces: Buffer[] = [];
@@ -227,8 +242,8 @@ export async function* streamSamples(opts: {
       longest = Math.max(longest, batch[i]!.rows);
     }
     const total = offsets[batch.length]!;
-    let ts = new Float64Array(total);
-    let vals = new Uint32Array(2 * total);
+    let ts = tsAll.subarray(0, total);
+    let vals = valsAll.subarray(0, 2 * total);
     let fill = new Float64Array(offsets.subarray(0, batch.length));
     // Rows beyond a series' count: a write landed between counting and reading. Kept aside, merged after.
     const extra = new Map<number, number[]>();
@@ -303,8 +318,10 @@ export async function* streamSamples(opts: {
       fill = fill2;
       offsets.set(grown);
     }
-    const tmpT = new Float64Array(longest);
-    const tmpV = new Uint32Array(2 * longest);
+    if (longest > tmpT.length) {
+      tmpT = new Float64Array(longest);
+      tmpV = new Uint32Array(2 * longest);
+    }
     for (let i = 0; i < batch.length; i++) {
       const a = offsets[i]!;
       const b = fill[i]!;

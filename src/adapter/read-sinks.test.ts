@@ -41,7 +41,7 @@ describe('SamplesResultSink', () => {
         bytes += done.bytes;
         want.push(expect);
       }
-      const raw = (await snappy.uncompress(snappyBlock(elements, bytes))) as Buffer;
+      const raw = (await snappy.uncompress(Buffer.concat(snappyBlock(elements, bytes)))) as Buffer;
       assert.equal(raw.length, bytes);
       const got = ReadResponse.toObject(ReadResponse.decode(raw), TO_OBJECT) as {
         results: {

@@ -11,9 +11,9 @@ function snappyElements(block: Buffer): Buffer {
 }
 
 /**
- * Builds one `QueryResult` of a SAMPLES answer and snappy-compresses it while it grows: every few MiB
- * of encoded series go to the thread pool, so compression overlaps reading and encoding, and the
- * uncompressed answer is never whole in memory. A snappy block is a length header and a stream of
+ * Builds one `QueryResult` of a SAMPLES answer and snappy-compresses it while it grows, every few MiB
+ * of encoded series, so the uncompressed answer is never whole in memory. A snappy block is a length
+ * header and a stream of
  * elements whose copies only reach back into earlier output, so the element streams of consecutive
  * pieces concatenate into one valid block (`finish` writes the header for the whole).
  */
@@ -39,7 +39,7 @@ export class SamplesResultSink implements SeriesSink {
     if (this.w.pos >= this.pieceBytes) this.flush();
   }
 
-  /** Uncompressed bytes handed to the thread pool and not compressed yet. */
+  /** Uncompressed bytes handed to `compress` and not compressed yet. */
   private pending = 0;
   private drained: (() => void) | undefined;
 
@@ -88,11 +88,11 @@ export class SamplesResultSink implements SeriesSink {
   }
 }
 
-/** One snappy block from element streams standing for `bytes` uncompressed bytes in all. */
-export function snappyBlock(elements: readonly Buffer[], bytes: number): Buffer {
+/** One snappy block from element streams standing for `bytes` uncompressed bytes in all, as pieces. */
+export function snappyBlock(elements: readonly Buffer[], bytes: number): Buffer[] {
   const head = new PbWriter(16);
   head.uvarint(bytes);
-  return Buffer.concat([head.bytes(), ...elements]);
+  return [Buffer.from(head.bytes()), ...elements];
 }
 
 /** Feeds a streamed answer: each series becomes XOR chunks in frames; finished frames wait in `out`. */
