@@ -5,8 +5,10 @@
  *   Chooser.setSnapshot), and in the real process: rtcmon_dispatcher_snapshot_refresh_duration_seconds
  *   (HTTP to the stand-in Prometheus included).
  * - HTTP: `rtcmon dispatcher` as its own process, loaded by wrk (Debian) with bench/dispatch/allocate.lua.
- * Run: node --import tsx bench/dispatch/http.ts [--servers=10000] [--duration=20s] [--connections=32]
- *      [--threads=1] [--interval=15s (the dispatcher's snapshot.interval)]
+ * - Peers in the same run, taking turns with allocate: GET /-/healthy on the same process and a trivial
+ *   JSON POST route on the shared HTTP layer (bench/dispatch/noop-server.ts).
+ * Run: node --import tsx bench/dispatch/http.ts [--servers=10000] [--duration=8s (per wrk run)]
+ *      [--rounds=3] [--connections=32] [--threads=1] [--interval=15s (the dispatcher's snapshot.interval)]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +25,8 @@ import { startFakePrometheus } from './fake-prometheus.ts';
 const arg = (name: string, def: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def;
 const N = Number(arg('servers', '10000'));
-const duration = arg('duration', '20s');
+const duration = arg('duration', '8s');
+const wrkRounds = Number(arg('rounds', '3'));
 const connections = arg('connections', '32');
 const threads = arg('threads', '1');
 const interval = arg('interval', '15s');
@@ -106,52 +109,26 @@ try {
       '--log.level=warn',
     ],
   });
+  // Reference in the same run: the shared HTTP layer with a trivial JSON POST route, its own process.
+  const noopPort = await freePort();
+  const noop = await startProcess({
+    name: 'noop',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(here, 'noop-server.ts'), `--port=${noopPort}`],
+    logDir: dir,
+    ready: async () => {
+      const r = await fetch(`http://127.0.0.1:${noopPort}/noop`, { method: 'POST', body: '{}' }).catch(
+        () => undefined,
+      );
+      return r?.ok === true;
+    },
+  });
   try {
     const check = await fetch(`${url}/api/v1/allocate`, { method: 'POST', body: '{"room":"check"}' });
     const a = (await check.json()) as { ok: boolean; candidates: unknown[] };
     if (!a.ok) throw new Error('the dispatcher answered no server');
-    const wrk = spawnSync(
-      '/usr/bin/wrk',
-      [
-        `-t${threads}`,
-        `-c${connections}`,
-        `-d${duration}`,
-        '--latency',
-        '-s',
-        join(here, 'allocate.lua'),
-        `${url}/api/v1/allocate`,
-      ],
-      {
-        encoding: 'utf8',
-      },
-    );
-    const out = wrk.stdout;
-    const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
-    const p99 = /99%\s+([\d.]+\w+)/.exec(out)?.[1];
-    const p50 = /50%\s+([\d.]+\w+)/.exec(out)?.[1];
-    const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? '0';
-    const m = await (await fetch(`${url}/metrics`)).text();
-    const sum = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
-    const count = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
-    const dsum = Number(/^rtcmon_dispatcher_decision_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
-    const dcount = Number(/^rtcmon_dispatcher_decision_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
-    const servers = (await (await fetch(`${url}/api/v1/servers`)).json()) as {
-      ledgerEntries: number;
-      rooms: number;
-    };
-    console.log(
-      `wrk -t${threads} -c${connections} -d${duration} POST /api/v1/allocate (200,000 room names): ${rps} allocations/s, p50 ${p50}, p99 ${p99}, non-2xx ${non2xx}; load average ${load()}`,
-    );
-    console.log(
-      `  in-memory decision time (dispatcher /metrics): mean ${((dsum / dcount) * 1e6).toFixed(1)} µs over ${dcount} decisions; ledger ${servers.ledgerEntries}, rooms ${servers.rooms}`,
-    );
-    console.log(
-      `  snapshot refreshes during the load (wall time; the event loop is shared with the requests): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count}`,
-    );
-    // Peers in the same run: the same process answering GET /-/healthy (the shared HTTP layer, no
-    // decision), and a separate process with the shared HTTP layer and a trivial JSON POST route.
-    const peer = (target: string, lua: boolean) => {
-      const o = spawnSync(
+    const wrk = (target: string, lua: boolean) => {
+      const out = spawnSync(
         '/usr/bin/wrk',
         [
           `-t${threads}`,
@@ -163,35 +140,58 @@ try {
         ],
         { encoding: 'utf8' },
       ).stdout;
-      return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(o)?.[1]), p99: /99%\s+([\d.]+\w+)/.exec(o)?.[1] };
+      if (process.argv.includes('--verbose')) console.log(out);
+      return {
+        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+        p50: /50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?',
+        p99: /99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?',
+        non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? '0'),
+        load: load(),
+      };
     };
-    const healthy = peer(`${url}/-/healthy`, false);
+    // The machine is shared: the three targets take turns, `rounds` times, so each ratio compares runs
+    // made under the same load. Peers: GET /-/healthy on the dispatcher process itself (the shared HTTP
+    // layer, no decision) and POST /noop on its own process (HTTP layer + JSON body parse + tiny answer).
+    const targets = [
+      { name: 'POST /api/v1/allocate', url: `${url}/api/v1/allocate`, lua: true },
+      { name: 'POST /noop (peer)', url: `http://127.0.0.1:${noopPort}/noop`, lua: true },
+      { name: 'GET /-/healthy (peer)', url: `${url}/-/healthy`, lua: false },
+    ];
+    const rates: number[][] = targets.map(() => []);
     console.log(
-      `  peer: GET /-/healthy on the same process ${healthy.rps.toFixed(0)} requests/s, p99 ${healthy.p99}; allocate reaches ${((Number(rps) / healthy.rps) * 100).toFixed(0)}% of it; load average ${load()}`,
+      `wrk -t${threads} -c${connections} -d${duration}, ${wrkRounds} rounds (allocate: 200,000 room names):`,
     );
-    const noopPort = await freePort();
-    const noop = await startProcess({
-      name: 'noop',
-      command: process.execPath,
-      args: ['--import', 'tsx', join(here, 'noop-server.ts'), `--port=${noopPort}`],
-      logDir: dir,
-      ready: async () => {
-        const r = await fetch(`http://127.0.0.1:${noopPort}/noop`, { method: 'POST', body: '{}' }).catch(
-          () => undefined,
+    for (let r = 0; r < wrkRounds; r++)
+      for (const [k, t] of targets.entries()) {
+        const x = wrk(t.url, t.lua);
+        rates[k]!.push(x.rps);
+        console.log(
+          `  round ${r + 1} ${t.name.padEnd(24)} ${x.rps.toFixed(0).padStart(6)} requests/s, p50 ${x.p50}, p99 ${x.p99}, non-2xx ${x.non2xx}; load average ${x.load}`,
         );
-        return r?.ok === true;
-      },
-    });
-    try {
-      const p = peer(`http://127.0.0.1:${noopPort}/noop`, true);
-      console.log(
-        `  peer: POST /noop (shared HTTP layer, JSON body parsed, small JSON answer; own process) ${p.rps.toFixed(0)} requests/s, p99 ${p.p99}; allocate reaches ${((Number(rps) / p.rps) * 100).toFixed(0)}% of it; load average ${load()}`,
-      );
-    } finally {
-      await noop.stop();
-    }
-    if (process.argv.includes('--verbose')) console.log(out);
+      }
+    const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+    const [alloc, noopRates, healthy] = rates as [number[], number[], number[]];
+    const ratio = (xs: number[], ys: number[]) => median(xs.map((x, i) => x / ys[i]!));
+    console.log(
+      `  median allocate ${median(alloc).toFixed(0)}/s; per round, allocate reaches ${(ratio(alloc, noopRates) * 100).toFixed(0)}% of POST /noop and ${(ratio(alloc, healthy) * 100).toFixed(0)}% of GET /-/healthy (medians)`,
+    );
+    const m = await (await fetch(`${url}/metrics`)).text();
+    const sum = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
+    const count = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
+    const dsum = Number(/^rtcmon_dispatcher_decision_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
+    const dcount = Number(/^rtcmon_dispatcher_decision_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
+    const servers = (await (await fetch(`${url}/api/v1/servers`)).json()) as {
+      ledgerEntries: number;
+      rooms: number;
+    };
+    console.log(
+      `  in-memory decision time (dispatcher /metrics): mean ${((dsum / dcount) * 1e6).toFixed(1)} µs over ${dcount} decisions; ledger ${servers.ledgerEntries}, rooms ${servers.rooms}`,
+    );
+    console.log(
+      `  snapshot refreshes during the load (wall time; the event loop is shared with the requests): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count}`,
+    );
   } finally {
+    await noop.stop();
     await proc.stop();
   }
 } finally {

@@ -137,8 +137,9 @@ export class Chooser {
   /** Per server index: JSON of its notes (full views) and of its last short view (next candidates). */
   private notesJson: (string | undefined)[] = [];
   private shortJson: ({ pending: number; score: number; json: string } | undefined)[] = [];
-  /** The JSON of each view built by candidate(), for answerJson(). */
-  private readonly viewJsons = new WeakMap<CandidateView, string>();
+  /** The JSON of the last views built by candidate() (a few), for answerJson() right after allocate(). */
+  private readonly builtViews: CandidateView[] = [];
+  private readonly builtJson: string[] = [];
   private blindSince: number | undefined;
   private readonly scratch: number[] = [];
   private readonly random: () => number;
@@ -404,6 +405,8 @@ export class Chooser {
   /** Chooses the server for one join, records it, and explains the choice. */
   allocate(req: AllocateRequest, nowMs: number): Answer {
     const p = this.policy;
+    this.builtViews.length = 0;
+    this.builtJson.length = 0;
     const reasons: string[] = [];
     const blindFor = this.blindForMs(nowMs);
     if (blindFor !== null && nowMs - this.snapshot.takenAtMs > p.blindMaxAgeMs)
@@ -566,7 +569,8 @@ export class Chooser {
   }
 
   private viewJson(v: CandidateView): string {
-    return this.viewJsons.get(v) ?? ascii(JSON.stringify(v));
+    const k = this.builtViews.indexOf(v);
+    return k >= 0 ? this.builtJson[k]! : ascii(JSON.stringify(v));
   }
 
   private none(
@@ -643,7 +647,8 @@ export class Chooser {
       json = `${this.heads[i]},"score":${num(score)},"load":${num(view.load)},"participants":${num(s.participants)},"pending":${num(pending)},"capacity":${num(s.capacity)}${tail}]}`;
       if (!full) this.shortJson[i] = { pending, score, json };
     }
-    this.viewJsons.set(view, json);
+    this.builtViews.push(view);
+    this.builtJson.push(json);
     return view;
   }
 
