@@ -12,21 +12,22 @@ function snappyElements(block: Buffer): Buffer {
 
 /**
  * Builds one `QueryResult` of a SAMPLES answer and snappy-compresses it while it grows, every few MiB
- * of encoded series, so the uncompressed answer is never whole in memory. A snappy block is a length
- * header and a stream of
- * elements whose copies only reach back into earlier output, so the element streams of consecutive
- * pieces concatenate into one valid block (`finish` writes the header for the whole).
+ * of encoded series, so the uncompressed answer is never whole in memory (and one buffer serves every
+ * piece). A snappy block is a length header and a stream of elements whose copies only reach back into
+ * earlier output, so the element streams of consecutive pieces concatenate into one valid block
+ * (`snappyBlock` writes the header for the whole).
  */
 export class SamplesResultSink implements SeriesSink {
-  private w: PbWriter;
-  private readonly pieces: Promise<Buffer>[] = [];
+  private readonly w: PbWriter;
+  private readonly elements: Buffer[] = [];
   /** Uncompressed bytes of the QueryResult so far. */
   private bytes = 0;
   seriesCount = 0;
   samples = 0;
 
+  /** `compress`: raw bytes to one snappy block (its input is reused right after it returns). */
   constructor(
-    private readonly compress: (raw: Buffer) => Promise<Buffer>,
+    private readonly compress: (raw: Buffer) => Buffer,
     private readonly pieceBytes = 4 * 1024 * 1024,
   ) {
     this.w = new PbWriter(pieceBytes + 64 * 1024);
@@ -39,52 +40,28 @@ export class SamplesResultSink implements SeriesSink {
     if (this.w.pos >= this.pieceBytes) this.flush();
   }
 
-  /** Uncompressed bytes handed to `compress` and not compressed yet. */
-  private pending = 0;
-  private drained: (() => void) | undefined;
-
-  /** Resolves once at most two pieces wait for compression (bounds memory when snappy lags behind). */
-  drain(): Promise<void> | undefined {
-    if (this.pending <= 2 * this.pieceBytes) return undefined;
-    return new Promise((resolve) => {
-      this.drained = resolve;
-    });
-  }
-
   private flush(): void {
     if (this.w.pos === 0) return;
     const raw = this.w.bytes();
     this.bytes += raw.length;
-    this.pending += raw.length;
-    const piece = this.compress(raw)
-      .then(snappyElements)
-      .finally(() => {
-        this.pending -= raw.length;
-        if (this.drained && this.pending <= 2 * this.pieceBytes) {
-          this.drained();
-          this.drained = undefined;
-        }
-      });
-    piece.catch(() => {}); // awaited in finish(); not an unhandled rejection meanwhile
-    this.pieces.push(piece);
-    this.w = new PbWriter(this.pieceBytes + 64 * 1024);
+    this.elements.push(snappyElements(this.compress(raw)));
+    this.w.pos = 0;
   }
 
   /**
    * The snappy element streams of `ReadResponse.results` holding this QueryResult (field header
    * first), and how many uncompressed bytes they stand for.
    */
-  async finish(compressHeader: (raw: Buffer) => Buffer): Promise<{ elements: Buffer[]; bytes: number }> {
+  finish(): { elements: Buffer[]; bytes: number } {
     this.flush();
     const head = new PbWriter(16);
     head.tag(1, 2);
     head.uvarint(this.bytes);
-    const header = head.bytes();
-    const elements = [
-      snappyElements(compressHeader(Buffer.from(header))),
-      ...(await Promise.all(this.pieces)),
-    ];
-    return { elements, bytes: header.length + this.bytes };
+    const header = Buffer.from(head.bytes());
+    return {
+      elements: [snappyElements(this.compress(header)), ...this.elements],
+      bytes: header.length + this.bytes,
+    };
   }
 }
 

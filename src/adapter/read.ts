@@ -272,12 +272,10 @@ export function createReadHandler(deps: ReadDeps): Handler {
       const counted = await plan(q);
       // compressSync: snappy 7.4.3's async compress never frees its output (measured: RSS grows by every
       // answer's compressed size); the sync one is freed by the GC as usual.
-      const sink = new SamplesResultSink(async (raw) => snappy.compressSync(raw) as Buffer);
+      const sink = new SamplesResultSink((raw) => snappy.compressSync(raw) as Buffer);
       if (q.labelsOnly) for (const c of counted) sink.series(c.series, NO_TS, NO_VALS, 0, 0);
-      else
-        for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }))
-          await sink.drain();
-      const done = await sink.finish((raw) => snappy.compressSync(raw) as Buffer);
+      else for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }));
+      const done = sink.finish();
       elements.push(...done.elements);
       bytes += done.bytes;
       series += sink.seriesCount;
