@@ -1,5 +1,5 @@
 import { crc32c } from './crc32c.ts';
-import { PbWriter, uvarintSize } from './read-proto.ts';
+import { type PbWriter, uvarintSize } from './read-proto.ts';
 
 /**
  * Framing of a streamed remote-read answer (Prometheus storage/remote/chunked.go): each message is
@@ -9,17 +9,6 @@ export const STREAMED_CONTENT_TYPE = 'application/x-streamed-protobuf; proto=pro
 
 /** Bytes the frame header of a `length`-byte message takes. */
 export const frameHeaderSize = (length: number): number => uvarintSize(length) + 4;
-
-/** One whole frame (header + message) in a new buffer. */
-export function encodeFrame(message: Uint8Array): Buffer {
-  const w = new PbWriter(message.length + 16);
-  w.uvarint(message.length);
-  w.ensure(4);
-  w.buf.writeUInt32BE(crc32c(message), w.pos);
-  w.pos += 4;
-  w.raw(message);
-  return Buffer.from(w.bytes());
-}
 
 /**
  * Writes the frame header in front of the message `w.buf[start, w.pos)` (the writer needs that much
