@@ -136,7 +136,8 @@ export class Chooser {
   private heads: (string | undefined)[] = [];
   /** Per server index: JSON of its notes (full views) and of its last short view (next candidates). */
   private notesJson: (string | undefined)[] = [];
-  private shortJson: ({ pending: number; score: number; json: string } | undefined)[] = [];
+  private shortJson: ({ pending: number; score: number; json: string; view: CandidateView } | undefined)[] =
+    [];
   /** The JSON of the last views built by candidate() (a few), for answerJson() right after allocate(). */
   private readonly builtViews: CandidateView[] = [];
   private readonly builtJson: string[] = [];
@@ -613,6 +614,14 @@ export class Chooser {
     const eff = s.participants + pending;
     const load = s.capacity > 0 ? eff / s.capacity : 1;
     const score = round(this.key[i]!);
+    // A next candidate's short view (and its JSON) is reused as long as its pending count and score
+    // have not moved; the rest of it only changes on refresh.
+    const last = full ? undefined : this.shortJson[i];
+    if (last && last.pending === pending && last.score === score) {
+      this.builtViews.push(last.view);
+      this.builtJson.push(last.json);
+      return last.view;
+    }
     const view: CandidateView = {
       id: s.id,
       host: s.host,
@@ -627,26 +636,20 @@ export class Chooser {
       capacity: s.capacity,
       reasons: this.reasonsOf(a, pending, load, full),
     };
-    // Its JSON, from parts that only change on refresh: the fixed fields, the notes; a next candidate's
-    // short view is reused as long as its pending count and score have not moved.
-    const last = full ? undefined : this.shortJson[i];
-    let json: string;
-    if (last && last.pending === pending && last.score === score) json = last.json;
-    else {
-      this.heads[i] ??=
-        `{"id":${jstr(s.id)},"host":${jstr(s.host)},"eip":${jstr(s.eip)},"port":${num(s.port)},"region":${jstr(s.region)},"zone":${jstr(s.zone)}`;
-      const r = view.reasons;
-      // reasons[0] is built here from numbers only; the other lines are this server's notes or limit.
-      let tail = `,"reasons":["${r[0]!}"`;
-      if (full) {
-        const notes = notesOf(a, this.policy);
-        this.notesJson[i] ??= notes.map((x) => `,${jstr(x)}`).join('');
-        for (let k = 1; k < r.length - notes.length; k++) tail += `,${jstr(r[k]!)}`;
-        tail += this.notesJson[i];
-      } else for (let k = 1; k < r.length; k++) tail += `,${jstr(r[k]!)}`;
-      json = `${this.heads[i]},"score":${num(score)},"load":${num(view.load)},"participants":${num(s.participants)},"pending":${num(pending)},"capacity":${num(s.capacity)}${tail}]}`;
-      if (!full) this.shortJson[i] = { pending, score, json };
-    }
+    // Its JSON, from parts that only change on refresh: the fixed fields, the notes.
+    this.heads[i] ??=
+      `{"id":${jstr(s.id)},"host":${jstr(s.host)},"eip":${jstr(s.eip)},"port":${num(s.port)},"region":${jstr(s.region)},"zone":${jstr(s.zone)}`;
+    const r = view.reasons;
+    // reasons[0] is built here from numbers only; the other lines are this server's notes or limit.
+    let tail = `,"reasons":["${r[0]!}"`;
+    if (full) {
+      const notes = notesOf(a, this.policy);
+      this.notesJson[i] ??= notes.map((x) => `,${jstr(x)}`).join('');
+      for (let k = 1; k < r.length - notes.length; k++) tail += `,${jstr(r[k]!)}`;
+      tail += this.notesJson[i];
+    } else for (let k = 1; k < r.length; k++) tail += `,${jstr(r[k]!)}`;
+    const json = `${this.heads[i]},"score":${num(score)},"load":${num(view.load)},"participants":${num(s.participants)},"pending":${num(pending)},"capacity":${num(s.capacity)}${tail}]}`;
+    if (!full) this.shortJson[i] = { pending, score, json, view };
     this.builtViews.push(view);
     this.builtJson.push(json);
     return view;
