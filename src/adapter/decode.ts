@@ -1,5 +1,6 @@
 import { malformed, tooLarge } from './errors.ts';
 import { fingerprintBytes } from './fingerprint.ts';
+import { MetricTypeNames } from './prompb.ts';
 
 /**
  * Remote write 1.0 `prometheus.WriteRequest` decoding, written by hand for two reasons:
@@ -117,17 +118,6 @@ export function hashBytes(buf: Buffer, start: number, end: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
-
-export const METRIC_TYPES = [
-  'unknown',
-  'counter',
-  'gauge',
-  'histogram',
-  'gaugehistogram',
-  'summary',
-  'info',
-  'stateset',
-];
 
 export interface DecodeOptions {
   cache: SeriesCache;
@@ -479,5 +469,5 @@ function decodeMetadata(buf: Buffer, r: Reader, end: number): MetadataRow {
     else r.skip(w, end);
   }
   if (family === '') throw malformed('invalid_labels', 'a metadata entry has no metric family name');
-  return { family, type: METRIC_TYPES[type] ?? 'unknown', help, unit };
+  return { family, type: MetricTypeNames[type] ?? 'unknown', help, unit };
 }

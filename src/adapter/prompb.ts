@@ -110,7 +110,8 @@ export interface PWriteRequest {
 }
 export const MatcherType = { EQ: 0, NEQ: 1, RE: 2, NRE: 3 } as const;
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;
-export const MetricTypeNames = [
+/** Metric type names by `MetricMetadata.MetricType` number, as stored in `metadata.type`. */
+export const MetricTypeNames: readonly string[] = [
   'unknown',
   'counter',
   'gauge',
