@@ -10,17 +10,20 @@
  * Run: node --import tsx bench/dispatch/http.ts [--servers=10000] [--duration=8s (per wrk run)]
  *      [--rounds=3] [--connections=32] [--threads=1] [--interval=15s (the dispatcher's snapshot.interval)]
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Chooser } from '../../src/dispatcher/chooser.ts';
 import { defaultPolicy } from '../../src/dispatcher/config.ts';
 import { buildSnapshot, type QueryResults } from '../../src/dispatcher/snapshot.ts';
 import { freePort, startProcess } from '../../src/stack/servers/process.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { startFakePrometheus } from './fake-prometheus.ts';
+
+const execFileAsync = promisify(execFile);
 
 const arg = (name: string, def: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def;
@@ -127,8 +130,10 @@ try {
     const check = await fetch(`${url}/api/v1/allocate`, { method: 'POST', body: '{"room":"check"}' });
     const a = (await check.json()) as { ok: boolean; candidates: unknown[] };
     if (!a.ok) throw new Error('the dispatcher answered no server');
-    const wrk = (target: string, lua: boolean) => {
-      const out = spawnSync(
+    // wrk runs asynchronously: the stand-in Prometheus lives in this process and must keep answering the
+    // dispatcher's refreshes during the load, as a real Prometheus would.
+    const wrk = async (target: string, lua: boolean) => {
+      const { stdout: out } = await execFileAsync(
         '/usr/bin/wrk',
         [
           `-t${threads}`,
@@ -139,7 +144,7 @@ try {
           target,
         ],
         { encoding: 'utf8' },
-      ).stdout;
+      );
       if (process.argv.includes('--verbose')) console.log(out);
       return {
         rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
@@ -163,7 +168,7 @@ try {
     );
     for (let r = 0; r < wrkRounds; r++)
       for (const [k, t] of targets.entries()) {
-        const x = wrk(t.url, t.lua);
+        const x = await wrk(t.url, t.lua);
         rates[k]!.push(x.rps);
         console.log(
           `  round ${r + 1} ${t.name.padEnd(24)} ${x.rps.toFixed(0).padStart(6)} requests/s, p50 ${x.p50}, p99 ${x.p99}, non-2xx ${x.non2xx}; load average ${x.load}`,
