@@ -39,6 +39,19 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' ');
 
+/** The refreshes' event-loop blocks as the dispatcher's /metrics report them. */
+const blocks = (m: string): string => {
+  const max = Number(/^rtcmon_dispatcher_snapshot_refresh_loop_block_max_seconds (\S+)$/m.exec(m)?.[1]);
+  const le = (b: string) =>
+    Number(
+      new RegExp(
+        `^rtcmon_dispatcher_snapshot_refresh_loop_block_seconds_bucket\\{le="${b}"\\} (\\S+)$`,
+        'm',
+      ).exec(m)?.[1],
+    );
+  return `longest event-loop block during a refresh: max ${(max * 1000).toFixed(1)} ms; refreshes whose longest block was ≤ 5 ms: ${le('0.005')}/${Number(/^rtcmon_dispatcher_snapshot_refresh_loop_block_seconds_count (\S+)$/m.exec(m)?.[1])}, ≤ 20 ms: ${le('0.02')}`;
+};
+
 const prom = await startFakePrometheus(N);
 const dir = mkdtempSync(join(tmpdir(), 'rtcmon-bench-dispatch-'));
 try {
@@ -94,6 +107,7 @@ try {
       console.log(
         `snapshot refresh in an idle dispatcher process (15 instant queries over HTTP + parse + join + rebuild): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count} refreshes (the first one cold); load average ${load()}`,
       );
+      console.log(`  ${blocks(m)}`);
     } finally {
       await proc.stop();
     }
@@ -195,6 +209,7 @@ try {
     console.log(
       `  snapshot refreshes during the load (wall time; the event loop is shared with the requests): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count}`,
     );
+    console.log(`  ${blocks(m)}`);
   } finally {
     await noop.stop();
     await proc.stop();

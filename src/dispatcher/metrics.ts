@@ -57,6 +57,21 @@ export function createDispatcherMetrics(
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
+  const refreshBlock = new Histogram({
+    name: 'rtcmon_dispatcher_snapshot_refresh_loop_block_seconds',
+    help: 'Longest event-loop delay during each snapshot refresh (how long requests may wait behind it).',
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+    registers,
+  });
+  let maxBlock = 0;
+  new Gauge({
+    name: 'rtcmon_dispatcher_snapshot_refresh_loop_block_max_seconds',
+    help: 'Longest event-loop delay during any snapshot refresh since start.',
+    registers,
+    collect() {
+      this.set(maxBlock);
+    },
+  });
   const conflicts = new Counter({
     name: 'rtcmon_dispatcher_room_claim_conflicts_total',
     help: 'Room placements taken back because another replica had placed the room first (Redis).',
@@ -151,6 +166,8 @@ export function createDispatcherMetrics(
     refresh(o) {
       refreshes.inc({ result: o.ok ? 'ok' : 'failed' });
       refreshDuration.observe(o.durationMs / 1000);
+      refreshBlock.observe(o.maxBlockMs / 1000);
+      maxBlock = Math.max(maxBlock, o.maxBlockMs / 1000);
     },
     claimConflict() {
       conflicts.inc();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { createPrometheusApi, PrometheusUnavailable } from './prometheus-api.ts';
+import fc from 'fast-check';
+import { createPrometheusApi, PrometheusUnavailable, parseAnswer } from './prometheus-api.ts';
 
 describe('Prometheus API client', () => {
   it('posts instant queries and returns the vector; errors are PrometheusUnavailable', async (t) => {
@@ -40,5 +41,45 @@ describe('Prometheus API client', () => {
     const down = createPrometheusApi('http://127.0.0.1:1');
     await assert.rejects(down.query('up'), PrometheusUnavailable);
     await assert.rejects(api.query('up', AbortSignal.abort()), PrometheusUnavailable);
+  });
+});
+
+describe('parseAnswer (JSON.parse in slices)', () => {
+  // Label values that look like the sample gap, quotes, backslashes and non-ASCII text.
+  const value = fc.oneof(
+    fc.string(),
+    fc.constantFrom(']},{"metric":{', '"]},{\\"metric\\":{', '\\', 'é→', '{"status":"success"'),
+  );
+  const sample = fc.record({
+    metric: fc.dictionary(fc.constantFrom('server', 'metric', 'value', 'host', 'instance'), value),
+    value: fc.tuple(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string()),
+  });
+  it('gives what JSON.parse gives, for any vector, any slice size and any answer that is not a vector', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(sample, { maxLength: 40 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.boolean(),
+        async (result, piece, warnings) => {
+          const text = JSON.stringify({
+            status: 'success',
+            data: { resultType: 'vector', result },
+            ...(warnings ? { warnings: [']},{"metric":{'] } : {}),
+          });
+          assert.deepEqual(await parseAnswer(text, piece), JSON.parse(text));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    for (const text of [
+      '{"status":"error","errorType":"bad_data","error":"x"}',
+      '{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}',
+      ' {"status":"success","data":{"resultType":"vector","result":[]}}',
+    ])
+      assert.deepEqual(await parseAnswer(text, 1), JSON.parse(text));
+    await assert.rejects(
+      parseAnswer('{"status":"success","data":{"resultType":"vector","result":[{"metric":{}]}}', 1),
+      SyntaxError,
+    );
   });
 });

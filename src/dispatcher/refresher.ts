@@ -1,12 +1,18 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.ts';
 import type { Chooser } from './chooser.ts';
 import type { PrometheusApi } from './prometheus-api.ts';
-import { buildSnapshot, type QueryName, type QueryResults, queries } from './snapshot.ts';
+import { buildSnapshotAsync, type QueryName, type QueryResults, queries } from './snapshot.ts';
 
 export interface RefreshOutcome {
   readonly ok: boolean;
   readonly durationMs: number;
   readonly servers: number;
+  /**
+   * The longest event-loop delay seen while the refresh ran (ms, 1 ms resolution): how long requests may
+   * have waited behind the refresh (parsing and joining the answers run on the event loop).
+   */
+  readonly maxBlockMs: number;
   readonly error?: string;
 }
 
@@ -55,6 +61,12 @@ export function createRefresher(deps: {
     const t0 = clock();
     const started = performance.now();
     const signal = AbortSignal.timeout(deps.timeoutMs);
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const maxBlockMs = () => {
+      loop.disable();
+      return loop.count > 0 ? loop.max / 1e6 : 0;
+    };
     try {
       const answers = await Promise.all(qs.map(([, q]) => prometheus.query(q, signal)));
       const results: QueryResults = {};
@@ -64,7 +76,7 @@ export function createRefresher(deps: {
       const prev = chooser.current;
       if ((results.up?.length ?? 0) === 0 && prev.servers.some((s) => s.present))
         throw new Error('Prometheus answered with no scrape target at all (restarted without its data?)');
-      const snap = buildSnapshot(results, t0, prev, deps.forgetAfterMs);
+      const snap = await buildSnapshotAsync(results, t0, prev, deps.forgetAfterMs);
       if (deps.fleetLossIsBlind) {
         const alive = (s: (typeof snap.servers)[number], at: number) =>
           s.present && s.targetUp !== false && s.rtcUp && at - s.sampleTimeMs <= deps.excludeAfterMs;
@@ -79,7 +91,12 @@ export function createRefresher(deps: {
         logger.info({ blindForMs: t0 - failingSince }, 'Prometheus is back: leaving blind mode');
       failingSince = undefined;
       loaded = true;
-      return { ok: true, durationMs: performance.now() - started, servers: snap.servers.length };
+      return {
+        ok: true,
+        durationMs: performance.now() - started,
+        servers: snap.servers.length,
+        maxBlockMs: maxBlockMs(),
+      };
     } catch (err) {
       const msg = (err as Error).message;
       if (failingSince === undefined) {
@@ -94,6 +111,7 @@ export function createRefresher(deps: {
         ok: false,
         durationMs: performance.now() - started,
         servers: chooser.current.servers.length,
+        maxBlockMs: maxBlockMs(),
         error: msg,
       };
     }

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildSnapshot, hostOf, type QueryResults, type VectorSample } from './snapshot.ts';
+import {
+  buildSnapshot,
+  buildSnapshotAsync,
+  hostOf,
+  type QueryResults,
+  type VectorSample,
+} from './snapshot.ts';
 
 const v = (metric: Record<string, string>, value: number | string, t = 1000): VectorSample => ({
   metric,
@@ -79,6 +85,48 @@ describe('buildSnapshot', () => {
     assert.equal(second.byId.get('b')?.present, false);
     const third = buildSnapshot({ ...results, info: results.info!.slice(0, 1) }, 1_100_000, second, 60_000);
     assert.equal(third.byId.has('b'), false);
+  });
+
+  it('buildSnapshotAsync gives the same snapshot while other work runs between its slices', async () => {
+    const n = 2500;
+    const ids = Array.from({ length: n }, (_, i) => `s${i}`);
+    const per = (f: (i: number) => number, extra: (i: number) => Record<string, string> = () => ({})) =>
+      ids.map((id, i) => v({ server: id, ...extra(i) }, f(i)));
+    const node = (f: (i: number) => number) => ids.map((_, i) => v({ instance: `h${i}:9100` }, f(i)));
+    const big: QueryResults = {
+      info: per(
+        () => 1,
+        (i) => ({ host: `h${i}`, instance: `10.0.${i >> 8}.${i & 255}:9464`, region: `r${i % 3}` }),
+      ),
+      up: ids.map((_, i) => v({ instance: `10.0.${i >> 8}.${i & 255}:9464` }, i % 7 ? 1 : 0)),
+      rtcUp: per(() => 1),
+      sampleTime: per((i) => 990 + (i % 10)),
+      state: per(
+        () => 1,
+        (i) => ({ state: i % 5 ? 'serving' : 'draining' }),
+      ),
+      capacity: per(() => 100),
+      participants: per((i) => i % 100),
+      rooms: per((i) => i % 10),
+      rtpEgress: per((i) => i),
+      loss: per((i) => (i % 10) / 100),
+      joinFailures: per((i) => (i % 4 ? 0 : Number.NaN)),
+      cpu: node((i) => (i % 100) / 100),
+      memory: node((i) => (i % 50) / 100),
+      nodeTx: node((i) => i * 10),
+      nicSpeed: node(() => 1.25e9),
+    };
+    const first = buildSnapshot(big, 1_000_000);
+    const fewer = { ...big, info: big.info!.slice(0, 2000) };
+    const sync = buildSnapshot(fewer, 1_010_000, first, 60_000);
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    const async = await buildSnapshotAsync(fewer, 1_010_000, first, 60_000, 0);
+    clearInterval(tick);
+    assert.deepEqual(async.servers, sync.servers);
+    assert.deepEqual([...async.byId.keys()], [...sync.byId.keys()]);
+    assert.equal(async.servers.filter((s) => !s.present).length, 500);
+    assert.ok(turns > 0, 'no other work ran during the join');
   });
 
   it('hostOf strips ports', () => {

@@ -108,11 +108,16 @@ export function hostOf(instance: string): string {
   return i > 0 && instance.indexOf(':') === i ? instance.slice(0, i) : instance;
 }
 
+/** Rows joined between two checks of the time budget (see buildSnapshotAsync). */
+const STEP = 1000;
+
 /** Node series keyed both by the `host` label and by the instance's host part. */
-function byHost(rows: readonly VectorSample[] | undefined): Map<string, number> {
+function* byHost(rows: readonly VectorSample[] | undefined): Generator<void, Map<string, number>> {
   const out = new Map<string, number>();
   if (!rows) return out;
-  for (const r of rows) {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (i % STEP === STEP - 1) yield;
     const v = num(r);
     if (Number.isNaN(v)) continue;
     if (r.metric.host) out.set(r.metric.host, v);
@@ -136,16 +141,63 @@ export function buildSnapshot(
   previous: Snapshot = emptySnapshot,
   forgetAfterMs = 600_000,
 ): Snapshot {
+  const steps = joinSteps(results, takenAtMs, previous, forgetAfterMs);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** The next turn of the event loop: requests waiting on sockets are served before the work goes on. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * buildSnapshot without blocking the event loop for more than about `sliceMs` at a time: the join yields
+ * to waiting requests between slices. The snapshot is only handed out once complete.
+ */
+export async function buildSnapshotAsync(
+  results: QueryResults,
+  takenAtMs: number,
+  previous: Snapshot = emptySnapshot,
+  forgetAfterMs = 600_000,
+  sliceMs = 2,
+): Promise<Snapshot> {
+  const steps = joinSteps(results, takenAtMs, previous, forgetAfterMs);
+  let sliceStart = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The join, as a generator that pauses every STEP rows. */
+function* joinSteps(
+  results: QueryResults,
+  takenAtMs: number,
+  previous: Snapshot,
+  forgetAfterMs: number,
+): Generator<void, Snapshot> {
   const upByInstance = new Map<string, boolean>();
-  for (const r of results.up ?? []) if (r.metric.instance) upByInstance.set(r.metric.instance, num(r) === 1);
+  const up = results.up ?? [];
+  for (let i = 0; i < up.length; i++) {
+    const r = up[i]!;
+    if (r.metric.instance) upByInstance.set(r.metric.instance, num(r) === 1);
+    if (i % STEP === STEP - 1) yield;
+  }
 
   // One record per server from rtc_server_info, then every other answer is written into it directly:
   // one map lookup per sample, no intermediate map per query.
   type Building = { -readonly [K in keyof ServerView]: ServerView[K] };
   const servers: Building[] = [];
   const byId = new Map<string, Building>();
-  for (const r of results.info ?? []) {
-    const m = r.metric;
+  const info = results.info ?? [];
+  for (let i = 0; i < info.length; i++) {
+    if (i % STEP === STEP - 1) yield;
+    const m = info[i]!.metric;
     const id = m.server;
     if (id === undefined || id === '' || byId.has(id)) continue;
     const instance = m.instance ?? '';
@@ -177,52 +229,59 @@ export function buildSnapshot(
     servers.push(v);
     byId.set(id, v);
   }
-  const each = (rows: readonly VectorSample[] | undefined, set: (v: Building, x: number) => void) => {
+  function* each(rows: readonly VectorSample[] | undefined, set: (v: Building, x: number) => void) {
     if (!rows) return;
-    for (const r of rows) {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (i % STEP === STEP - 1) yield;
       const id = r.metric.server;
       const v = id === undefined ? undefined : byId.get(id);
       if (!v) continue;
       const x = num(r);
       if (!Number.isNaN(x)) set(v, x);
     }
-  };
-  each(results.rtcUp, (v, x) => {
+  }
+  yield* each(results.rtcUp, (v, x) => {
     v.rtcUp = x === 1;
   });
-  each(results.sampleTime, (v, x) => {
+  yield* each(results.sampleTime, (v, x) => {
     v.sampleTimeMs = x * 1000;
   });
-  each(results.capacity, (v, x) => {
+  yield* each(results.capacity, (v, x) => {
     v.capacity = x;
   });
-  each(results.participants, (v, x) => {
+  yield* each(results.participants, (v, x) => {
     v.participants = x;
   });
-  each(results.rooms, (v, x) => {
+  yield* each(results.rooms, (v, x) => {
     v.rooms = x;
   });
-  each(results.rtpEgress, (v, x) => {
+  yield* each(results.rtpEgress, (v, x) => {
     v.egressBps = x * 8;
   });
-  each(results.loss, (v, x) => {
+  yield* each(results.loss, (v, x) => {
     v.loss = x;
   });
-  each(results.joinFailures, (v, x) => {
+  yield* each(results.joinFailures, (v, x) => {
     v.joinFailureRatio = x;
   });
-  for (const r of results.state ?? []) {
+  const state = results.state ?? [];
+  for (let i = 0; i < state.length; i++) {
+    const r = state[i]!;
+    if (i % STEP === STEP - 1) yield;
     const id = r.metric.server;
     const st = r.metric.state as ServerState;
     const v = id === undefined ? undefined : byId.get(id);
     if (v && STATES.has(st)) v.state = st;
   }
   if (servers.length > 0) {
-    const cpu = byHost(results.cpu);
-    const memory = byHost(results.memory);
-    const nodeTx = byHost(results.nodeTx);
-    const nicSpeed = byHost(results.nicSpeed);
-    for (const v of servers) {
+    const cpu = yield* byHost(results.cpu);
+    const memory = yield* byHost(results.memory);
+    const nodeTx = yield* byHost(results.nodeTx);
+    const nicSpeed = yield* byHost(results.nicSpeed);
+    for (let i = 0; i < servers.length; i++) {
+      const v = servers[i]!;
+      if (i % STEP === STEP - 1) yield;
       v.cpu = cpu.get(v.host);
       v.memory = memory.get(v.host);
       const tx = nodeTx.get(v.host);
@@ -233,7 +292,9 @@ export function buildSnapshot(
     }
   }
 
-  for (const old of previous.servers) {
+  for (let i = 0; i < previous.servers.length; i++) {
+    const old = previous.servers[i]!;
+    if (i % STEP === STEP - 1) yield;
     if (byId.has(old.id) || takenAtMs - old.lastSeenMs > forgetAfterMs) continue;
     const gone: Building = {
       ...old,
