@@ -91,6 +91,10 @@ export function createPrometheusApi(baseUrl: string): PrometheusApi {
       req.end(body);
     });
 
+  // One answer is parsed at a time: answers arriving together would otherwise each run a slice in the
+  // same turn of the event loop (setImmediate callbacks queued together run together).
+  let parsing: Promise<unknown> = Promise.resolve();
+
   return {
     async query(promql, signal) {
       let res: { status: number; text: string };
@@ -104,7 +108,9 @@ export function createPrometheusApi(baseUrl: string): PrometheusApi {
       }
       let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
       try {
-        body = (await parseAnswer(res.text)) as typeof body;
+        const parsed = parsing.then(() => parseAnswer(res.text));
+        parsing = parsed.catch(() => {});
+        body = (await parsed) as typeof body;
       } catch (err) {
         throw new PrometheusUnavailable(
           `Prometheus answered ${res.status} with a body that is not JSON`,
