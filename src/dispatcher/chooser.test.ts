@@ -204,4 +204,32 @@ describe('Chooser young rooms', () => {
     c.allocate({ room: 'later' }, T + 5000);
     assert.ok(c.expectedRoomSize() < 2, `learned ${c.expectedRoomSize()}`);
   });
+
+  it('grades a snapshot in slices (assessInSlices) exactly as setSnapshot alone does, drains made meanwhile included', async () => {
+    const servers = Array.from({ length: 1200 }, (_, i) =>
+      server(`s${i}`, {
+        sampleTimeMs: T - (i % 90) * 1000,
+        participants: i % 95,
+        cpu: i % 3 ? (i % 100) / 100 : undefined,
+        loss: (i % 20) / 100,
+        state: i % 50 ? 'serving' : 'shutting_down',
+        targetUp: i % 70 !== 0,
+        region: `r${i % 3}`,
+      }),
+    );
+    const snap = snapshotOf(servers, T);
+    const plain = new Chooser(policy(), { random: () => 0.5 });
+    const sliced = new Chooser(policy(), { random: () => 0.5 });
+    const prepared = await sliced.assessInSlices(snap, T, 0);
+    assert.equal(prepared.length, servers.length);
+    // Drained after the grading, before the swap: setSnapshot must grade it again.
+    plain.setDrained('s1', true, T);
+    sliced.setDrained('s1', true, T);
+    plain.setSnapshot(snap, T);
+    sliced.setSnapshot(snap, T, prepared);
+    assert.deepEqual(sliced.rows(T), plain.rows(T));
+    assert.equal(sliced.rows(T).find((r) => r.id === 's1')?.drained, true);
+    for (let i = 0; i < 50; i++)
+      assert.deepEqual(sliced.allocate({ room: `r${i}` }, T + i), plain.allocate({ room: `r${i}` }, T + i));
+  });
 });

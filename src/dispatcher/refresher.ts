@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../lib/logger.ts';
 import type { Chooser } from './chooser.ts';
@@ -58,15 +59,21 @@ export function createRefresher(deps: {
   let failingSince: number | undefined;
 
   const once = async (): Promise<RefreshOutcome> => {
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const o = await attempt();
+    // One more timer turn, so that the delay caused by the refresh's last synchronous part is recorded.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    loop.disable();
+    return { ...o, maxBlockMs: loop.count > 0 ? loop.max / 1e6 : 0 };
+  };
+
+  const attempt = async (): Promise<Omit<RefreshOutcome, 'maxBlockMs'>> => {
     const t0 = clock();
     const started = performance.now();
     const signal = AbortSignal.timeout(deps.timeoutMs);
-    const loop = monitorEventLoopDelay({ resolution: 1 });
-    loop.enable();
-    const maxBlockMs = () => {
-      loop.disable();
-      return loop.count > 0 ? loop.max / 1e6 : 0;
-    };
+    // Every query of the refresh listens to it (past 10, Node warns of a leak once per refresh).
+    setMaxListeners(qs.length + 5, signal);
     try {
       const answers = await Promise.all(qs.map(([, q]) => prometheus.query(q, signal)));
       const results: QueryResults = {};
@@ -86,7 +93,10 @@ export function createRefresher(deps: {
             `all ${before} servers that were up are down or stale at once: suspecting monitoring, not the fleet`,
           );
       }
-      chooser.setSnapshot(snap, clock());
+      // The grading of every server in slices, then the swap in one go: answers come from one snapshot.
+      const now = clock();
+      const prepared = await chooser.assessInSlices(snap, now);
+      chooser.setSnapshot(snap, now, prepared);
       if (failingSince !== undefined)
         logger.info({ blindForMs: t0 - failingSince }, 'Prometheus is back: leaving blind mode');
       failingSince = undefined;
@@ -95,7 +105,6 @@ export function createRefresher(deps: {
         ok: true,
         durationMs: performance.now() - started,
         servers: snap.servers.length,
-        maxBlockMs: maxBlockMs(),
       };
     } catch (err) {
       const msg = (err as Error).message;
@@ -111,7 +120,6 @@ export function createRefresher(deps: {
         ok: false,
         durationMs: performance.now() - started,
         servers: chooser.current.servers.length,
-        maxBlockMs: maxBlockMs(),
         error: msg,
       };
     }
