@@ -232,4 +232,15 @@ describe('Chooser young rooms', () => {
     for (let i = 0; i < 50; i++)
       assert.deepEqual(sliced.allocate({ room: `r${i}` }, T + i), plain.allocate({ room: `r${i}` }, T + i));
   });
+
+  it('expires idle rooms in slices after a prepared swap', async () => {
+    const c = new Chooser(policy({ roomTtlMs: 1000 }));
+    const snap = snapshotOf(fleet(3), T);
+    c.setSnapshot(snap, T);
+    for (let i = 0; i < 10_000; i++) c.affinity.assign(`r${i}`, 's0', T + (i < 9000 ? 0 : 5000));
+    c.setSnapshot(snap, T + 5500, await c.assessInSlices(snap, T + 5500));
+    assert.equal(c.affinity.size, 10_000, 'a prepared swap leaves room expiry to expireRoomsInSlices');
+    await c.expireRoomsInSlices(T + 5500, 0);
+    assert.equal(c.affinity.size, 1000);
+  });
 });

@@ -275,7 +275,19 @@ export class Chooser {
     for (const h of this.regions.values()) h.heapify();
     this.ledger.retain((id) => this.idx.has(id));
     for (const id of this.fullSet) if (!this.idx.has(id)) this.fullSet.delete(id);
-    this.affinity.expire(nowMs);
+    // With a prepared grading (the refresher), the caller expires rooms in slices: expireRoomsInSlices.
+    if (!prepared) this.affinity.expire(nowMs);
+  }
+
+  /** Forgets rooms idle past room.ttl, in slices of about `sliceMs` (a run can leave 100,000s of rooms). */
+  async expireRoomsInSlices(nowMs: number, sliceMs = 2): Promise<void> {
+    const steps = this.affinity.expireSteps(nowMs);
+    let sliceStart = performance.now();
+    while (!steps.next().done)
+      if (performance.now() - sliceStart >= sliceMs) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
   }
 
   /** Learned mean room size, pulled toward the configured prior while few rooms were seen. */

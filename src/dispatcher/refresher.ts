@@ -97,6 +97,7 @@ export function createRefresher(deps: {
       const now = clock();
       const prepared = await chooser.assessInSlices(snap, now);
       chooser.setSnapshot(snap, now, prepared);
+      await chooser.expireRoomsInSlices(now);
       if (failingSince !== undefined)
         logger.info({ blindForMs: t0 - failingSince }, 'Prometheus is back: leaving blind mode');
       failingSince = undefined;
