@@ -61,6 +61,8 @@ export async function main(argv: string[]): Promise<void> {
   const started: { name: string; part: StartedPart }[] = [];
   const stopAll = async () => {
     for (const { name, part } of started.reverse()) {
+      // Prometheus may take a while here: it flushes its remote-write queue to the adapter first.
+      process.stdout.write(`  stopping ${name}…\n`);
       await part.stop().catch((err: unknown) => logger.error({ err, part: name }, 'stop failed'));
     }
   };
