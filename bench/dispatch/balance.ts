@@ -15,7 +15,7 @@
  */
 import { Chooser } from '../../src/dispatcher/chooser.ts';
 import { defaultPolicy } from '../../src/dispatcher/config.ts';
-import type { ServerView, Snapshot } from '../../src/dispatcher/snapshot.ts';
+import { server, snapshotOf } from '../../src/dispatcher/fixtures.ts';
 
 const SERVERS = 100;
 const CAPACITY = 50;
@@ -113,32 +113,21 @@ function rtcmonPolicy(random: () => number, t0: number): Policy {
   return {
     name: 'rtcmon',
     scrape(loads, at) {
-      const servers: ServerView[] = loads.map((p, i) => ({
-        id: ids[i]!,
-        host: `h${i}`,
-        eip: `10.0.${i >> 8}.${i & 255}`,
-        port: 7000,
-        region: '',
-        zone: '',
-        version: '',
-        instance: `h${i}:9464`,
-        present: true,
-        targetUp: true,
-        rtcUp: true,
-        state: 'serving',
-        capacity: CAPACITY,
-        participants: p,
-        rooms: 0,
-        cpu: undefined,
-        memory: undefined,
-        egressBps: undefined,
-        nicBps: undefined,
-        loss: undefined,
-        joinFailureRatio: undefined,
-        sampleTimeMs: t0 + at,
-        lastSeenMs: t0 + at,
-      }));
-      const snap: Snapshot = { servers, byId: new Map(servers.map((s) => [s.id, s])), takenAtMs: t0 + at };
+      const servers = loads.map((p, i) =>
+        server(ids[i]!, {
+          host: `h${i}`,
+          eip: `10.0.${i >> 8}.${i & 255}`,
+          region: '',
+          zone: '',
+          version: '',
+          instance: `h${i}:9464`,
+          capacity: CAPACITY,
+          participants: p,
+          sampleTimeMs: t0 + at,
+          lastSeenMs: t0 + at,
+        }),
+      );
+      const snap = snapshotOf(servers, t0 + at);
       chooser.setSnapshot(snap, t0 + at);
     },
     choose(room, at) {
