@@ -43,73 +43,72 @@ function fakeApi(
   };
 }
 
+/** A refresher over a fake Prometheus of servers a, b, c; `tick()` moves the clock by one interval. */
+function setup() {
+  let now = 1_000_000;
+  const clock = () => now;
+  const state = { down: false, up: 1, sampleAge: 500, servers: ['a', 'b', 'c'] };
+  const chooser = new Chooser(defaultPolicy);
+  const r = createRefresher({
+    chooser,
+    prometheus: fakeApi(state, clock),
+    rateWindow: '1m',
+    intervalMs: 1000,
+    timeoutMs: 1000,
+    forgetAfterMs: 60_000,
+    excludeAfterMs: 60_000,
+    fleetLossIsBlind: true,
+    logger: silentLogger,
+    clock,
+  });
+  return {
+    state,
+    chooser,
+    r,
+    tick: () => {
+      now += 1000;
+    },
+    now: () => now,
+  };
+}
+
 describe('refresher', () => {
   it('loads snapshots, goes blind when Prometheus is unreachable, and back', async () => {
-    let now = 1_000_000;
-    const clock = () => now;
-    const state = { down: false, up: 1, sampleAge: 500, servers: ['a', 'b', 'c'] };
-    const chooser = new Chooser(defaultPolicy);
-    const r = createRefresher({
-      chooser,
-      prometheus: fakeApi(state, clock),
-      rateWindow: '1m',
-      intervalMs: 1000,
-      timeoutMs: 1000,
-      forgetAfterMs: 60_000,
-      excludeAfterMs: 60_000,
-      fleetLossIsBlind: true,
-      logger: silentLogger,
-      clock,
-    });
+    const { state, chooser, r, tick } = setup();
     assert.equal((await r.refresh()).ok, true);
     assert.equal(r.loaded, true);
     assert.equal(chooser.current.servers.length, 3);
     state.down = true;
-    now += 1000;
+    tick();
     const o = await r.refresh();
     assert.equal(o.ok, false);
     assert.match(o.error ?? '', /connection refused/);
     assert.equal(chooser.blind, true);
     assert.equal(chooser.current.servers.length, 3, 'last good snapshot kept');
     state.down = false;
-    now += 1000;
+    tick();
     assert.equal((await r.refresh()).ok, true);
     assert.equal(chooser.blind, false);
   });
 
   it('every server down at once is treated as a monitoring failure; one server down is not', async () => {
-    let now = 1_000_000;
-    const clock = () => now;
-    const state = { down: false, up: 1, sampleAge: 500, servers: ['a', 'b', 'c'] };
-    const chooser = new Chooser(defaultPolicy);
-    const r = createRefresher({
-      chooser,
-      prometheus: fakeApi(state, clock),
-      rateWindow: '1m',
-      intervalMs: 1000,
-      timeoutMs: 1000,
-      forgetAfterMs: 60_000,
-      excludeAfterMs: 60_000,
-      fleetLossIsBlind: true,
-      logger: silentLogger,
-      clock,
-    });
+    const { state, chooser, r, tick, now } = setup();
     await r.refresh();
     state.up = 0;
-    now += 1000;
+    tick();
     const o = await r.refresh();
     assert.equal(o.ok, false);
     assert.match(o.error ?? '', /suspecting monitoring/);
-    assert.equal(chooser.allocate({ room: 'x' }, now).ok, true);
+    assert.equal(chooser.allocate({ room: 'x' }, now()).ok, true);
     state.up = 1;
     state.servers = ['a', 'b'];
-    now += 1000;
+    tick();
     assert.equal((await r.refresh()).ok, true);
     assert.equal(chooser.blind, false);
     assert.equal(chooser.current.byId.get('c')?.present, false);
     // Stale data everywhere (a Prometheus that came back but has not scraped yet) is blind too.
     state.sampleAge = 120_000;
-    now += 1000;
+    tick();
     assert.equal((await r.refresh()).ok, false);
   });
 });
