@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
@@ -12,9 +9,8 @@ import { ReadRequest, ReadResponse, TO_OBJECT } from '../../src/adapter/prompb.t
 import { createReadHandler, type ReadOptions } from '../../src/adapter/read.ts';
 import type { HttpError } from '../../src/lib/errors.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { type ClickHouse, startClickHouse } from '../../src/stack/servers/clickhouse.ts';
-import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
-import { startRole } from '../../src/stack/servers/role.ts';
+import type { ClickHouse } from '../../src/stack/servers/clickhouse.ts';
+import { type AdapterRig, startRig } from '../support/adapter-harness.ts';
 
 /**
  * Hostile strings everywhere: label names and values, matcher names and values (quotes, backslashes,
@@ -24,33 +20,16 @@ import { startRole } from '../../src/stack/servers/role.ts';
  * (matchesLabels, Go/RE2 semantics via re2js) selects over the same data, or a 400 for an invalid regex.
  */
 describe('adapter read: matchers with arbitrary strings select exactly what the reference selects', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rtcmon-read-prop-'));
-  const database = `readprop_${process.pid}_${Date.now()}`;
+  let rig: AdapterRig;
   let ch: ClickHouse;
-  let adapter: ManagedProcess;
   let adapterUrl: string;
+  let database: string;
 
   before(async () => {
-    ch = await startClickHouse({ dir: join(dir, 'clickhouse'), logDir: dir });
-    const port = await freePort();
-    adapterUrl = `http://127.0.0.1:${port}`;
-    adapter = await startRole({
-      role: 'adapter',
-      args: [
-        `--web.listen-address=127.0.0.1:${port}`,
-        `--clickhouse.url=${ch.url}`,
-        `--clickhouse.database=${database}`,
-        '--log.level=error',
-      ],
-      url: adapterUrl,
-      logDir: dir,
-    });
+    rig = await startRig({ prometheus: false, adapterArgs: ['--log.level=error'] });
+    ({ ch, adapterUrl, database } = rig);
   });
-  after(async () => {
-    await adapter?.stop();
-    await ch?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => rig?.stop());
 
   const hostile = [
     '',
