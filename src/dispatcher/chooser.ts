@@ -62,22 +62,26 @@ export interface Answer {
 }
 
 /** The fleet as listed by GET /api/v1/servers. */
-export interface ServerRow {
-  readonly id: string;
-  readonly host: string;
-  readonly eip: string;
-  readonly port: number;
-  readonly region: string;
-  readonly zone: string;
-  readonly version: string;
+export interface ServerRow
+  extends Pick<
+    ServerView,
+    | 'id'
+    | 'host'
+    | 'eip'
+    | 'port'
+    | 'region'
+    | 'zone'
+    | 'version'
+    | 'present'
+    | 'rtcUp'
+    | 'capacity'
+    | 'participants'
+    | 'rooms'
+  > {
   readonly state: string;
-  readonly present: boolean;
+  /** null where `up` of the server's target is unknown (JSON has no undefined). */
   readonly targetUp: boolean | null;
-  readonly rtcUp: boolean;
-  readonly capacity: number;
-  readonly participants: number;
   readonly pending: number;
-  readonly rooms: number;
   readonly load: number;
   readonly score: number;
   readonly grade: string;
