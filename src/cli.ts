@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -15,7 +15,9 @@ const ROLES: Record<string, string> = {
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
-const available = Object.keys(ROLES).filter((r) => existsSync(join(here, r, 'main.ts')));
+/** `.ts` when run from the sources (tsx), `.js` when compiled to dist/. */
+const ext = extname(fileURLToPath(import.meta.url));
+const available = Object.keys(ROLES).filter((r) => existsSync(join(here, r, `main${ext}`)));
 
 function help(): string {
   const rows = available.map((r) => `  ${r.padEnd(11)} ${ROLES[r]}`);
@@ -31,7 +33,7 @@ if (!available.includes(role)) {
   process.stderr.write(`rtcmon: unknown role ${JSON.stringify(role)}\n\n${help()}`);
   process.exit(2);
 }
-const mod = (await import(`./${role}/main.ts`)) as { main(argv: string[]): Promise<void> };
+const mod = (await import(`./${role}/main${ext}`)) as { main(argv: string[]): Promise<void> };
 try {
   await mod.main(rest);
 } catch (err) {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import { loadConfig, type Spec, usage } from '../lib/config.ts';
@@ -23,7 +24,8 @@ interface JanusModule {
 }
 
 async function loadJanus(): Promise<JanusModule | undefined> {
-  const url = new URL('./janus/index.ts', import.meta.url);
+  // index.ts from the sources, index.js once compiled to dist/
+  const url = new URL(`./janus/index${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   if (!existsSync(fileURLToPath(url))) return undefined;
   return (await import(url.href)) as JanusModule;
 }

@@ -1,10 +1,19 @@
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpOk, type ManagedProcess, startProcess } from './process.ts';
 
-/** The `rtcmon` executable of this checkout. */
-export const RTCMON_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'rtcmon');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+/**
+ * The `rtcmon` executable that runs the same code as the caller. Run as TypeScript (tests, benchmarks and
+ * anything else started through tsx in a checkout), it is scripts/rtcmon-src.mjs, which runs the sources
+ * through tsx: a test started with `npm test -- one.test.ts` right after an edit runs that edit, never an
+ * old dist/. Compiled (dist/stack/servers/role.js, e.g. `rtcmon stack` from the package), it is bin/rtcmon.
+ */
+export const RTCMON_BIN =
+  extname(fileURLToPath(import.meta.url)) === '.ts'
+    ? join(root, 'scripts', 'rtcmon-src.mjs')
+    : join(root, 'bin', 'rtcmon');
 /** Starts `rtcmon <role> args…` as a child process and waits for its /-/ready (or /-/healthy). */
 export async function startRole(opts: {
   role: string;
