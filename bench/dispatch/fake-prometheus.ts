@@ -47,6 +47,10 @@ export async function startFakePrometheus(
         return per(() => 1);
       case 'sampleTime':
         return per(() => t - 0.5);
+      case 'statsUpdated':
+        return per(() => t - 1);
+      case 'joinAttempts':
+        return per((i) => (i * 13) % 1000);
       case 'state':
         return per(
           () => 1,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Chooser } from './chooser.ts';
-import { defaultPolicy, type Policy } from './config.ts';
+import { defaultPolicy, ledgerBoundMs, type Policy } from './config.ts';
 import { server, snapshotOf } from './fixtures.ts';
 
 const T = 1_000_000;
@@ -123,13 +123,13 @@ describe('Chooser', () => {
     assert.equal(c.allocate({ room: 'r' }, T).server!.id, 'idle');
   });
 
-  it('ledger entries expire when the metrics catch up', () => {
-    const c = new Chooser(policy({ joinDelayMs: 1000 }));
+  it('ledger entries retire when the metrics show them', () => {
+    const c = new Chooser(policy());
     c.setSnapshot(snapshotOf(fleet(1), T), T);
     for (let i = 0; i < 5; i++) c.allocate({ room: `r${i}` }, T + 10);
     assert.equal(c.ledger.size, 5);
-    c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + 500, participants: 5 }), T + 500), T + 500);
-    assert.equal(c.ledger.size, 5, 'sample too early to include the joins');
+    c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + 500, participants: 0 }), T + 500), T + 500);
+    assert.equal(c.ledger.size, 5, 'newer data, but the joins are not in it yet');
     c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + 1010, participants: 5 }), T + 1010), T + 1010);
     assert.equal(c.ledger.size, 0);
   });
@@ -242,5 +242,175 @@ describe('Chooser young rooms', () => {
     assert.equal(c.affinity.size, 10_000, 'a prepared swap leaves room expiry to expireRoomsInSlices');
     await c.expireRoomsInSlices(T + 5500, 0);
     assert.equal(c.affinity.size, 1000);
+  });
+});
+
+/**
+ * A fleet whose reported load follows the allocations late, as in production: a client joins its server
+ * `lag` ms after its allocation, the server pushes its stats every `pushMs`, the dispatcher takes a
+ * snapshot every `refreshMs` (Prometheus' scrape folded in).
+ */
+function laggingFleet(
+  c: Chooser,
+  servers: readonly ReturnType<typeof server>[],
+  o: { lag: (k: number) => number; pushMs: number; refreshMs: number },
+) {
+  const joins = new Map<string, number[]>(servers.map((s) => [s.id, []])); // server → join times
+  let nextRefresh = T;
+  let k = 0;
+  const refresh = (now: number) => {
+    const pushed = now - (now % o.pushMs);
+    c.setSnapshot(
+      snapshotOf(
+        servers.map((s) => {
+          const seen = joins.get(s.id)!.filter((t) => t <= pushed).length;
+          return { ...s, participants: s.participants + seen, sampleTimeMs: now, statsUpdatedMs: pushed };
+        }),
+        now,
+      ),
+      now,
+    );
+  };
+  return {
+    /** Allocates one join at `now` (taking the snapshots due before it); returns the server or undefined. */
+    allocate(room: string, now: number): string | undefined {
+      while (nextRefresh <= now) {
+        refresh(nextRefresh);
+        nextRefresh += o.refreshMs;
+      }
+      const a = c.allocate({ room }, now);
+      if (!a.ok) return undefined;
+      joins.get(a.server!.id)!.push(now + o.lag(k++));
+      return a.server!.id;
+    },
+    /** Every allocation counted: what each server ends up with. */
+    totals: () =>
+      new Map([...joins].map(([id, t]) => [id, servers.find((s) => s.id === id)!.participants + t.length])),
+  };
+}
+
+describe('Chooser keeps its promise when metrics lag', () => {
+  const rand = (seed: number) => () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+
+  it('a burst never sends a server past its high mark when load shows up 5-15 s late', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = rand(seed);
+      const c = new Chooser(
+        policy({
+          refreshIntervalMs: 5000,
+          scrapeIntervalMs: 5000,
+          reportIntervalMs: 2000,
+        }),
+        {
+          random: r,
+        },
+      );
+      const servers = fleet(10, { capacity: 100 }).map((s, i) => ({ ...s, participants: 10 + i * 3 }));
+      const f = laggingFleet(c, servers, { lag: () => 5000 + r() * 10_000, pushMs: 2000, refreshMs: 5000 });
+      let placed = 0;
+      // 1,000 joins in 40 s: rooms of 1-6 and one room of 150.
+      for (let i = 0; i < 1000; i++) {
+        const room = i % 7 === 0 ? 'large' : `r${Math.floor(i / 4)}`;
+        if (f.allocate(room, T + i * 40)) placed++;
+      }
+      for (const [id, n] of f.totals())
+        assert.ok(n <= 90, `seed ${seed}: ${id} ends with ${n} participants (high mark 90)`);
+      assert.ok(placed > 500, `seed ${seed}: only ${placed} joins placed`);
+    }
+  });
+
+  it('counts a join once: a room does not spill early when the metrics already show its members', () => {
+    const c = new Chooser(policy({ roomReserveWindowMs: 0 }));
+    c.setSnapshot(snapshotOf(fleet(2, { capacity: 10 }), T), T);
+    const first = c.allocate({ room: 'split' }, T).server!.id;
+    for (let i = 1; i < 5; i++) assert.equal(c.allocate({ room: 'split' }, T + i).server!.id, first);
+    // The five joined at once; the next snapshot, 1.5 s later, shows them.
+    const shown = fleet(2, { capacity: 10 }).map((s) =>
+      s.id === first
+        ? { ...s, participants: 5, sampleTimeMs: T + 1500, statsUpdatedMs: T + 1200 }
+        : { ...s, sampleTimeMs: T + 1500 },
+    );
+    c.setSnapshot(snapshotOf(shown, T + 1500), T + 1500);
+    assert.equal(c.ledger.pending(first), 0, 'the five are in the metrics: none still pending');
+    const next: string[] = [];
+    for (let i = 0; i < 5; i++) next.push(c.allocate({ room: 'split' }, T + 1600 + i).server!.id);
+    assert.deepEqual(next.slice(0, 4), Array(4).fill(first), 'four more fit under the high mark of 9');
+    assert.notEqual(next[4], first, 'the tenth spills');
+  });
+
+  it('an entry the data never confirms counts until the bound derived from the intervals, not longer', () => {
+    const p = policy({
+      joinDelayMs: 10_000,
+      reportIntervalMs: 5000,
+      scrapeIntervalMs: 15_000,
+      refreshIntervalMs: 15_000,
+    });
+    assert.equal(ledgerBoundMs(p), 60_000);
+    assert.equal(ledgerBoundMs({ ...p, ledgerMaxAgeMs: 20_000 }), 20_000, 'ledger.max-age overrides it');
+    const c = new Chooser(p);
+    c.setSnapshot(snapshotOf(fleet(1), T), T);
+    c.allocate({ room: 'never-joins' }, T);
+    for (const at of [15_000, 30_000, 45_000, 59_999]) {
+      c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + at, statsUpdatedMs: T + at }), T + at), T + at);
+      assert.equal(
+        c.ledger.size,
+        1,
+        `still pending ${at} ms later: fresh data without a rise confirms nothing`,
+      );
+    }
+    c.setSnapshot(snapshotOf(fleet(1, { sampleTimeMs: T + 60_000 }), T + 60_000), T + 60_000);
+    assert.equal(c.ledger.size, 0);
+  });
+
+  it('never offers or allocates a server without a public address', () => {
+    const c = new Chooser(policy());
+    c.setSnapshot(
+      snapshotOf(
+        [
+          server('no-eip', { sampleTimeMs: T, eip: '', port: 0 }),
+          server('no-port', { sampleTimeMs: T, port: 0 }),
+          server('ok', { sampleTimeMs: T, participants: 60 }),
+        ],
+        T,
+      ),
+      T,
+    );
+    for (let i = 0; i < 20; i++) assert.equal(c.allocate({ room: `r${i}` }, T + i).server?.id, 'ok');
+    assert.deepEqual(
+      c.admissible().map((s) => s.id),
+      ['ok'],
+    );
+    const a = c.allocate({ room: 'x' }, T + 30);
+    assert.deepEqual(
+      a.excluded.filter((e) => e.reason === 'no_address').map((e) => e.id),
+      ['no-eip', 'no-port'],
+    );
+  });
+
+  it('a room larger than the room limit spills at the limit, and never past the high mark, with lagging metrics', () => {
+    for (const [max, capacity, limit] of [
+      [10, 100, 10],
+      [30, 20, 18],
+    ] as const) {
+      const c = new Chooser(policy({ roomMaxPerServer: max, roomMaxServers: 10 }), { random: rand(5) });
+      const f = laggingFleet(c, fleet(4, { capacity }), { lag: () => 8000, pushMs: 2000, refreshMs: 5000 });
+      const seen: string[] = [];
+      for (let i = 0; i < 3 * limit; i++) seen.push(f.allocate('big', T + i * 500)!);
+      const per = new Map<string, number>();
+      for (const id of seen) per.set(id, (per.get(id) ?? 0) + 1);
+      assert.deepEqual(
+        [...per.values()],
+        [limit, limit, limit],
+        `room.max-per-server ${max}, capacity ${capacity}`,
+      );
+      assert.deepEqual(
+        seen.slice(0, limit),
+        Array(limit).fill(seen[0]),
+        'spills only once the limit is reached',
+      );
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { Affinity, type RoomPlacement } from './affinity.ts';
-import type { Policy } from './config.ts';
+import { ledgerBoundMs, type Policy } from './config.ts';
 import { IndexedMaxHeap } from './heap.ts';
 import { Ledger } from './ledger.ts';
 import {
@@ -146,6 +146,8 @@ export class Chooser {
   private readonly builtViews: CandidateView[] = [];
   private readonly builtJson: string[] = [];
   private blindSince: number | undefined;
+  /** Set by a new snapshot: the next rebuild reconciles the ledger with it. */
+  private unreconciled = false;
   private readonly scratch: number[] = [];
   private readonly random: () => number;
   /** Expected joins still to come for rooms placed recently, per server (counts against the score only). */
@@ -171,6 +173,7 @@ export class Chooser {
   setSnapshot(s: Snapshot, nowMs: number, prepared?: readonly (Assessment | undefined)[]): void {
     this.snapshot = s;
     this.blindSince = undefined;
+    this.unreconciled = true;
     this.rebuild(nowMs, prepared?.length === s.servers.length ? prepared : undefined);
   }
 
@@ -242,7 +245,10 @@ export class Chooser {
     this.heads = new Array(n);
     this.notesJson = new Array(n);
     this.shortJson = new Array(n);
-    const maxAge = blind ? p.blindMaxAgeMs : p.ledgerMaxAgeMs;
+    // While blind no data can confirm an entry: keep them as long as the last snapshot is used.
+    const maxAge = blind ? Math.max(p.blindMaxAgeMs, ledgerBoundMs(p)) : ledgerBoundMs(p);
+    const reconcile = this.unreconciled;
+    this.unreconciled = false;
     this.releaseYoung(nowMs);
     this.sizeJoins *= 0.98;
     this.sizeRooms *= 0.98;
@@ -254,7 +260,13 @@ export class Chooser {
         (!blind && !drained ? prepared?.[i] : undefined) ??
         assess(s, p, nowMs, { blind, drained, takenAtMs: this.snapshot.takenAtMs });
       this.assessments[i] = a;
-      this.ledger.expire(s.id, s.sampleTimeMs, p.joinDelayMs, nowMs, maxAge);
+      if (reconcile && s.present)
+        this.ledger.reconcile(s.id, {
+          participants: s.participants,
+          joinAttempts: s.joinAttempts,
+          updatedMs: s.statsUpdatedMs ?? s.sampleTimeMs,
+        });
+      this.ledger.expire(s.id, nowMs, maxAge);
       const eff = s.participants + this.ledger.pending(s.id);
       const wasFull = this.fullSet.has(s.id);
       const load = s.capacity > 0 ? eff / s.capacity : 1;

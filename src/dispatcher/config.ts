@@ -43,13 +43,23 @@ export const spec = {
   ),
   joinDelay: options.duration(
     'ledger.join-delay',
-    2000,
-    'Time a client needs to join after its allocation; a ledger entry expires once a sample this much newer is seen.',
+    10_000,
+    'Longest time a client takes to join its server after the allocation (a term of the ledger bound).',
+  ),
+  reportInterval: options.duration(
+    'ledger.report-interval',
+    5000,
+    'How often a server’s stats reach its exporter: the push interval, or the exporter’s collection interval (a term of the ledger bound).',
+  ),
+  scrapeInterval: options.duration(
+    'ledger.scrape-interval',
+    15_000,
+    'Prometheus’ scrape interval of the exporters (a term of the ledger bound).',
   ),
   ledgerMaxAge: options.duration(
     'ledger.max-age',
-    120_000,
-    'A ledger entry expires after this long regardless.',
+    0,
+    'An assignment the metrics never confirm stops counting after this long; 0: join-delay + report-interval + scrape-interval + 2 × snapshot.interval.',
   ),
   highMark: options.number(
     'admission.high-mark',
@@ -182,7 +192,15 @@ export interface Policy {
   readonly penaltyAfterMs: number;
   readonly excludeAfterMs: number;
   readonly blindMaxAgeMs: number;
+  /** Longest join of a client after its allocation. */
   readonly joinDelayMs: number;
+  /** How often a server's stats reach its exporter (push or collection interval). */
+  readonly reportIntervalMs: number;
+  /** Prometheus' scrape interval. */
+  readonly scrapeIntervalMs: number;
+  /** The dispatcher's snapshot refresh interval. */
+  readonly refreshIntervalMs: number;
+  /** Age at which an unconfirmed ledger entry expires; 0: derived (ledgerBoundMs). */
   readonly ledgerMaxAgeMs: number;
   readonly roomMaxPerServer: number;
   readonly roomSpill: boolean;
@@ -211,6 +229,17 @@ export interface Policy {
   readonly explainExcluded: number;
 }
 
+/**
+ * How long an assignment counts as pending when the metrics never confirm it: the client joins (join
+ * delay), the server reports (report interval), Prometheus scrapes (scrape interval), the dispatcher
+ * queries (refresh interval), plus one more refresh interval for the refresh's own duration and timer
+ * drift. `ledger.max-age` overrides it when set.
+ */
+export function ledgerBoundMs(p: Policy): number {
+  if (p.ledgerMaxAgeMs > 0) return p.ledgerMaxAgeMs;
+  return p.joinDelayMs + p.reportIntervalMs + p.scrapeIntervalMs + 2 * p.refreshIntervalMs;
+}
+
 /** Defaults of every policy field (tests and the bench start here). */
 export const defaultPolicy: Policy = policyOf(loadConfig(spec, [], {}));
 
@@ -228,6 +257,9 @@ export function policyOf(c: ConfigOf<typeof spec>): Policy {
     excludeAfterMs: c.excludeAfter,
     blindMaxAgeMs: c.blindMaxAge,
     joinDelayMs: c.joinDelay,
+    reportIntervalMs: c.reportInterval,
+    scrapeIntervalMs: c.scrapeInterval,
+    refreshIntervalMs: c.refreshInterval,
     ledgerMaxAgeMs: c.ledgerMaxAge,
     roomMaxPerServer: c.roomMaxPerServer,
     roomSpill: c.roomSpill,

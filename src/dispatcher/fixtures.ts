@@ -25,6 +25,8 @@ export function server(id: string, over: Partial<ServerView> = {}): ServerView {
     loss: undefined,
     joinFailureRatio: undefined,
     sampleTimeMs: 0,
+    statsUpdatedMs: undefined,
+    joinAttempts: undefined,
     lastSeenMs: 0,
     ...over,
   };

@@ -12,6 +12,7 @@ const REASONS: readonly ExclusionCode[] = [
   'drained',
   'stale',
   'no_capacity',
+  'no_address',
   'cpu',
   'memory',
   'egress',

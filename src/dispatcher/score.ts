@@ -11,6 +11,7 @@ export type ExclusionCode =
   | 'drained'
   | 'stale'
   | 'no_capacity'
+  | 'no_address'
   | 'cpu'
   | 'memory'
   | 'egress'
@@ -143,6 +144,9 @@ export function assess(
   if (grade === 'stale')
     exclude('stale', `newest sample is ${(ageMs / 1000).toFixed(1)}s old (limit ${ea / 1000}s)`);
   if (s.capacity <= 0) exclude('no_capacity', 'rtc_capacity_participants is 0 or missing');
+  // Clients connect to eip:port: without them a server cannot be offered, whatever its load.
+  if (!s.eip || !(s.port > 0 && s.port < 65536))
+    exclude('no_address', `rtc_server_info has no public address (eip "${s.eip}", port ${s.port})`);
 
   if (s.cpu !== undefined) {
     const h = clamp01(1 - s.cpu / l.cpu);

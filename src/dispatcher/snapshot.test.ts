@@ -45,6 +45,8 @@ describe('buildSnapshot', () => {
     up: [v({ instance: '10.0.0.1:9464' }, 1), v({ instance: '10.0.0.2:9464' }, 0)],
     rtcUp: [v({ server: 'a' }, 1), v({ server: 'b' }, 1)],
     sampleTime: [v({ server: 'a' }, 999.5), v({ server: 'b' }, 990)],
+    statsUpdated: [v({ server: 'a' }, 998.25)],
+    joinAttempts: [v({ server: 'a' }, 42)],
     state: [v({ server: 'a', state: 'serving' }, 1), v({ server: 'b', state: 'draining' }, 1)],
     capacity: [v({ server: 'a' }, 100), v({ server: 'b' }, 50)],
     participants: [v({ server: 'a' }, 10), v({ server: 'b' }, 'NaN')],
@@ -70,6 +72,8 @@ describe('buildSnapshot', () => {
     assert.equal(a.loss, 0.01);
     assert.equal(a.joinFailureRatio, undefined, '0/0 is no data');
     assert.equal(a.sampleTimeMs, 999_500);
+    assert.equal(a.statsUpdatedMs, 998_250);
+    assert.equal(a.joinAttempts, 42);
     const b = s.byId.get('b')!;
     assert.equal(b.host, '10.0.0.2');
     assert.equal(b.cpu, 0.5);
@@ -77,6 +81,8 @@ describe('buildSnapshot', () => {
     assert.equal(b.state, 'draining');
     assert.equal(b.participants, 0);
     assert.equal(b.egressBps, 16000);
+    assert.equal(b.statsUpdatedMs, undefined, 'not reported');
+    assert.equal(b.joinAttempts, undefined);
   });
 
   it('keeps vanished servers as not present until forgotten', () => {

@@ -35,6 +35,10 @@ export interface ServerView {
   readonly joinFailureRatio: number | undefined;
   /** Time (ms) of the newest sample of this server. */
   readonly sampleTimeMs: number;
+  /** `rtc_stats_updated_timestamp_seconds` in ms: when the server's stats last changed; undefined if not reported. */
+  readonly statsUpdatedMs: number | undefined;
+  /** `rtc_join_attempts_total` (a counter); undefined if not reported. */
+  readonly joinAttempts: number | undefined;
   /** When the server was last present in Prometheus (ms). */
   readonly lastSeenMs: number;
 }
@@ -59,6 +63,8 @@ export type QueryName =
   | 'up'
   | 'rtcUp'
   | 'sampleTime'
+  | 'statsUpdated'
+  | 'joinAttempts'
   | 'state'
   | 'capacity'
   | 'participants'
@@ -79,6 +85,8 @@ export function queries(w: string): Record<QueryName, string> {
     up: 'max by (instance) (up)',
     rtcUp: 'max by (server) (rtc_up)',
     sampleTime: 'max by (server) (timestamp(rtc_up))',
+    statsUpdated: 'max by (server) (rtc_stats_updated_timestamp_seconds)',
+    joinAttempts: 'sum by (server) (rtc_join_attempts_total)',
     state: 'max by (server, state) (rtc_server_state == 1)',
     capacity: 'max by (server) (rtc_capacity_participants)',
     participants: 'max by (server) (rtc_participants)',
@@ -224,6 +232,8 @@ function* joinSteps(
       loss: undefined,
       joinFailureRatio: undefined,
       sampleTimeMs: takenAtMs,
+      statsUpdatedMs: undefined,
+      joinAttempts: undefined,
       lastSeenMs: takenAtMs,
     };
     servers.push(v);
@@ -246,6 +256,12 @@ function* joinSteps(
   });
   yield* each(results.sampleTime, (v, x) => {
     v.sampleTimeMs = x * 1000;
+  });
+  yield* each(results.statsUpdated, (v, x) => {
+    v.statsUpdatedMs = x * 1000;
+  });
+  yield* each(results.joinAttempts, (v, x) => {
+    v.joinAttempts = x;
   });
   yield* each(results.capacity, (v, x) => {
     v.capacity = x;

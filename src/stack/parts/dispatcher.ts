@@ -34,6 +34,7 @@ export const dispatcherPart: StackPart = {
         `--prometheus.url=${ctx.prometheusUrl}`,
         // Refreshing more often than Prometheus scrapes buys nothing.
         `--snapshot.interval=${ctx.scrapeInterval}`,
+        `--ledger.scrape-interval=${ctx.scrapeInterval}`,
         '--prometheus.rate-window=1m',
         `--api.token=${token}`,
         // Every simulated server shares this one machine: its CPU and memory are scored, but a busy
