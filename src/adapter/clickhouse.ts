@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { ClickHouseError } from './errors.ts';
 
 /** The few ClickHouse calls the adapter makes, over its HTTP interface. Injected, so tests can fake it. */
@@ -35,6 +36,81 @@ export interface ClickHouseClientOptions {
   timeoutMs?: number;
   /** Sockets kept open to ClickHouse. @default 16 */
   maxSockets?: number;
+  /**
+   * Longest an idle socket is kept for reuse; below ClickHouse's `keep_alive_timeout` (3 s by default), which
+   * also caps it through the `Keep-Alive: timeout=N` ClickHouse announces (N s less 1 s). @default 2000
+   */
+  idleSocketTtlMs?: number;
+  /** Connection events, for /metrics. */
+  events?: Partial<ClickHouseConnectionEvents>;
+  /** Wall clock (tests). */
+  now?: () => number;
+}
+
+/** What the client tells /metrics about its connections. */
+export interface ClickHouseConnectionEvents {
+  /** A new connection was opened (the first one, or a reconnect). */
+  connected(): void;
+  /** An idle socket was dropped before reuse: idle too long (by the wall clock) or closed by ClickHouse. */
+  staleDropped(): void;
+  /** A request failed on a reused socket before any answer byte and was sent again on a fresh connection. */
+  retried(): void;
+}
+
+/** Socket errors that mean "the connection was already gone", not "ClickHouse failed this request". */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED']);
+
+/** When the socket was last handed back to the pool (wall clock, ms). */
+const idleSince = Symbol('idleSince');
+type PooledSocket = Socket & { [idleSince]?: number };
+
+/**
+ * A keep-alive agent whose idle sockets expire after `ttlMs` (or ClickHouse's announced keep-alive less 1 s,
+ * whichever is shorter). The socket timer that enforces this runs late when the event loop is busy (a large
+ * decode, a loaded host), so `sweep` also checks each idle socket's age by the wall clock right before a
+ * request picks one.
+ */
+class ClickHouseAgent extends Agent {
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+    private readonly events: ClickHouseConnectionEvents,
+    maxSockets: number,
+  ) {
+    super({ keepAlive: true, maxSockets, timeout: ttlMs });
+  }
+
+  override keepSocketAlive(socket: Socket): boolean {
+    // Node lowers the timeout to the server's Keep-Alive hint less 1 s (and refuses reuse below that).
+    // (@types/node says void; Node returns whether the socket may be kept.)
+    const keep = (super.keepSocketAlive(socket) as unknown as boolean | undefined) !== false;
+    const t = socket.timeout ?? 0;
+    if (t === 0 || t > this.ttlMs) socket.setTimeout(this.ttlMs);
+    (socket as PooledSocket)[idleSince] = this.now();
+    return keep;
+  }
+
+  /** Drops idle sockets that are too old or already closed by ClickHouse, so the next request cannot pick one. */
+  sweep(): void {
+    const t = this.now();
+    for (const list of Object.values(this.freeSockets))
+      for (const s of [...(list ?? [])] as PooledSocket[]) {
+        const age = t - (s[idleSince] ?? t);
+        if (!s.destroyed && !s.readableEnded && age < Math.min(this.ttlMs, s.timeout || this.ttlMs)) continue;
+        // destroy() first: the agent removes a socket from its free list only once it is no longer writable.
+        s.destroy();
+        s.emit('agentRemove');
+        this.events.staleDropped();
+      }
+  }
+}
+
+/** A reused socket turned out to be closed before ClickHouse answered (internal: triggers the one retry). */
+class StaleSocketError extends Error {
+  constructor(cause: NodeJS.ErrnoException) {
+    super(`ClickHouse connection was closed before the answer: ${cause.message}`, { cause });
+    this.name = 'StaleSocketError';
+  }
 }
 
 /** `Code: 252, e.displayText() = DB::Exception: Too many parts …` → 252. */
@@ -46,7 +122,18 @@ export function parseClickHouseError(status: number, body: string): ClickHouseEr
 
 export function createClickHouseClient(opts: ClickHouseClientOptions): ClickHouseClient {
   const base = new URL(opts.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 16 });
+  const events: ClickHouseConnectionEvents = {
+    connected: () => {},
+    staleDropped: () => {},
+    retried: () => {},
+    ...opts.events,
+  };
+  const agent = new ClickHouseAgent(
+    opts.idleSocketTtlMs ?? 2000,
+    opts.now ?? Date.now,
+    events,
+    opts.maxSockets ?? 16,
+  );
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const auth =
     opts.user && (opts.user !== 'default' || opts.password)
@@ -59,31 +146,55 @@ export function createClickHouseClient(opts: ClickHouseClientOptions): ClickHous
     return `${base.pathname.replace(/\/$/, '')}/?${u.toString()}`;
   };
 
-  /** One HTTP call; resolves with the response stream once the status says success. */
-  const call = (
+  /**
+   * One HTTP call; resolves with the response stream once the status says success. A request that fails on
+   * a reused socket before any answer byte arrived is sent once more on a fresh connection: ClickHouse closed
+   * that socket before reading the request, and an insert that did arrive is deduplicated anyway.
+   */
+  const call = async (
     params: Record<string, string | number>,
     body: Buffer | readonly Buffer[] | string,
     o: QueryOptions = {},
-  ): Promise<import('node:http').IncomingMessage> =>
+  ): Promise<IncomingMessage> => {
+    const chunks = typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+    const urlPath = path({
+      ...(o.noDatabase ? {} : { database: opts.database }),
+      ...params,
+      ...(o.settings ?? {}),
+    });
+    try {
+      return await send(urlPath, chunks, o, true);
+    } catch (err) {
+      if (!(err instanceof StaleSocketError)) throw err;
+      events.retried();
+      return send(urlPath, chunks, o, false);
+    }
+  };
+
+  const send = (
+    urlPath: string,
+    chunks: readonly Buffer[],
+    o: QueryOptions,
+    pooled: boolean,
+  ): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
-      const chunks = typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
       const length = chunks.reduce((n, c) => n + c.length, 0);
-      const req = request(
+      if (pooled) agent.sweep();
+      let answered = false;
+      const req: ClientRequest = request(
         {
           host: base.hostname,
           port: base.port || 80,
           method: 'POST',
-          path: path({
-            ...(o.noDatabase ? {} : { database: opts.database }),
-            ...params,
-            ...(o.settings ?? {}),
-          }),
-          agent,
+          path: urlPath,
+          // The retry gets a connection of its own, closed after it.
+          agent: pooled ? agent : false,
           headers: { 'content-length': length, ...(auth ?? {}) },
           timeout: o.timeoutMs ?? timeoutMs,
           ...(o.signal ? { signal: o.signal } : {}),
         },
         (res) => {
+          answered = true;
           if (res.statusCode === 200) return resolve(res);
           const parts: Buffer[] = [];
           res.on('data', (c: Buffer) => parts.push(c));
@@ -93,17 +204,29 @@ export function createClickHouseClient(opts: ClickHouseClientOptions): ClickHous
           res.on('error', reject);
         },
       );
+      req.on('socket', () => {
+        if (!req.reusedSocket) events.connected();
+      });
       req.on('timeout', () => {
         const err = new Error(`ClickHouse did not answer within ${o.timeoutMs ?? timeoutMs} ms`);
         err.name = 'TimeoutError';
         req.destroy(err);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const stale =
+          pooled &&
+          req.reusedSocket &&
+          !answered &&
+          err.name !== 'TimeoutError' &&
+          !o.signal?.aborted &&
+          STALE_SOCKET_CODES.has(err.code ?? '');
+        reject(stale ? new StaleSocketError(err) : err);
+      });
       for (const c of chunks) req.write(c);
       req.end();
     });
 
-  const readAll = async (res: import('node:http').IncomingMessage): Promise<Buffer> => {
+  const readAll = async (res: IncomingMessage): Promise<Buffer> => {
     const parts: Buffer[] = [];
     for await (const c of res as AsyncIterable<Buffer>) parts.push(c);
     return Buffer.concat(parts);

@@ -11,6 +11,11 @@ export const adapterSpec = {
   clickhouseUser: options.string('clickhouse.user', 'default', 'ClickHouse user.'),
   clickhousePassword: options.string('clickhouse.password', '', 'ClickHouse password.'),
   clickhouseTimeoutMs: options.duration('clickhouse.timeout', 30_000, 'Timeout of one ClickHouse request.'),
+  clickhouseIdleSocketTtlMs: options.duration(
+    'clickhouse.idle-socket-ttl',
+    2_000,
+    "Longest an idle connection to ClickHouse is kept for reuse; keep it below the server's keep_alive_timeout (3 s by default).",
+  ),
   migrate: options.bool('migrate', true, 'Create or upgrade the schema at start (--no-migrate to skip).'),
   writeMaxBodyBytes: options.bytes(
     'write.max-body-bytes',

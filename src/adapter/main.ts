@@ -26,12 +26,20 @@ export async function main(argv: string[]): Promise<void> {
   }
   const config = loadAdapterConfig(args);
   const logger = createLogger({ level: config.logLevel, role: 'adapter' });
+  const registry = createRegistry();
+  const metrics = createAdapterMetrics(registry);
   const ch = createClickHouseClient({
     url: config.clickhouseUrl,
     database: config.clickhouseDatabase,
     user: config.clickhouseUser,
     password: config.clickhousePassword,
     timeoutMs: config.clickhouseTimeoutMs,
+    idleSocketTtlMs: config.clickhouseIdleSocketTtlMs,
+    events: {
+      connected: () => metrics.clickhouseConnections.inc(),
+      staleDropped: () => metrics.clickhouseStaleSockets.inc(),
+      retried: () => metrics.clickhouseRetries.inc(),
+    },
   });
 
   if (sub === 'migrate') {
@@ -47,8 +55,6 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const registry = createRegistry();
-  const metrics = createAdapterMetrics(registry);
   metrics.inflightLimit.set(config.writeMaxInflightBytes);
   const log = logger.child({ module: 'write' });
 

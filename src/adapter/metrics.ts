@@ -76,6 +76,21 @@ export function createAdapterMetrics(registry: Registry) {
       help: 'Series in the fingerprint cache.',
       registers,
     }),
+    clickhouseConnections: new Counter({
+      name: 'rtcmon_adapter_clickhouse_connections_total',
+      help: 'Connections opened to ClickHouse (the first ones and every reconnect).',
+      registers,
+    }),
+    clickhouseStaleSockets: new Counter({
+      name: 'rtcmon_adapter_clickhouse_stale_sockets_dropped_total',
+      help: 'Idle ClickHouse sockets dropped before reuse (idle past clickhouse.idle-socket-ttl or closed by ClickHouse).',
+      registers,
+    }),
+    clickhouseRetries: new Counter({
+      name: 'rtcmon_adapter_clickhouse_retries_total',
+      help: 'ClickHouse requests that failed on a reused socket before any answer and were sent again on a fresh connection.',
+      registers,
+    }),
     clickhouseUp: new Gauge({
       name: 'rtcmon_adapter_clickhouse_up',
       help: '1 when the last ClickHouse call or ping succeeded.',

@@ -27,6 +27,8 @@ export interface AdapterRig {
 export async function startRig(opts: {
   prometheus: boolean;
   adapterArgs?: readonly string[];
+  /** Extra XML for clickhouse-server's config (e.g. `<keep_alive_timeout>`). */
+  clickhouseConfig?: string;
 }): Promise<AdapterRig> {
   const dir = mkdtempSync(join(tmpdir(), 'rtcmon-adapter-'));
   const logDir = join(dir, 'logs');
@@ -42,7 +44,11 @@ export async function startRig(opts: {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const ch = await startClickHouse({ dir: join(dir, 'clickhouse'), logDir });
+    const ch = await startClickHouse({
+      dir: join(dir, 'clickhouse'),
+      logDir,
+      ...(opts.clickhouseConfig ? { extraConfig: opts.clickhouseConfig } : {}),
+    });
     rig.ch = ch;
     stops.push(() => rig.ch!.stop());
     const port = await freePort();
