@@ -1,10 +1,12 @@
 import { type ConfigOf, loadConfig, options } from '../lib/config.ts';
+import { webOptions } from '../lib/web-config.ts';
 
 /**
  * Every `rtcmon adapter` option, with its default. Remote read adds its own `read.*` options below the
  * write ones; keep this one flat object so handlers can be given the whole frozen config.
  */
 export const adapterSpec = {
+  ...webOptions,
   listen: options.listen('web.listen-address', { host: '', port: 9201 }, 'Address to listen on.'),
   clickhouseUrl: options.url('clickhouse.url', 'http://127.0.0.1:8123', 'ClickHouse HTTP interface.'),
   clickhouseDatabase: options.string('clickhouse.database', 'rtcmon', 'ClickHouse database for the tables.'),

@@ -124,6 +124,7 @@ export async function main(argv: string[]): Promise<void> {
     logger,
     registry,
     shutdownGraceMs: config.shutdownGraceMs,
+    web: config,
     ready: async () => {
       const up = await ch.ping();
       metrics.clickhouseUp.set(up ? 1 : 0);

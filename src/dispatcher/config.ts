@@ -1,8 +1,10 @@
 import { type ConfigOf, loadConfig, options } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { webOptions } from '../lib/web-config.ts';
 
 /** Every flag of `rtcmon dispatcher` (also env `RTCMON_…` and YAML keys). */
 export const spec = {
+  ...webOptions,
   listen: options.listen('web.listen-address', { host: '', port: 8080 }, 'Address to serve the API on.'),
   prometheusUrl: options.url('prometheus.url', 'http://127.0.0.1:9090', 'Prometheus HTTP API base URL.'),
   prometheusTimeout: options.duration('prometheus.timeout', 5000, 'Timeout of one snapshot refresh.'),

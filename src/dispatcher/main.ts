@@ -80,6 +80,7 @@ export async function main(argv: string[]): Promise<void> {
     logger,
     registry,
     ready: () => refresher.loaded,
+    web: cfg,
     onShutdown: async () => {
       await refresher.stop();
       await store.close();

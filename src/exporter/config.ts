@@ -1,7 +1,9 @@
 import { type ConfigOf, options } from '../lib/config.ts';
+import { webOptions } from '../lib/web-config.ts';
 
 /** `rtcmon exporter` flags (also env `RTCMON_…` and YAML keys by flag name). */
 export const exporterOptions = {
+  ...webOptions,
   listen: options.listen(
     'web.listen-address',
     { host: '', port: 9464 },

@@ -92,6 +92,7 @@ export async function main(argv: string[]): Promise<void> {
     logger,
     registry,
     ready: exporter.ready,
+    web: cfg,
     metrics: (req) => exporter.scrape(req.headers.accept),
     onShutdown: async () => {
       for (const s of sources) await s.stop?.();

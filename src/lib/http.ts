@@ -1,9 +1,16 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { ListenAddress } from './config.ts';
 import { HttpError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { createWebSecurity, type WebFlags } from './web-security.ts';
 
 /** A request as handlers see it: the body is already read (within the route's limit). */
 export interface Req {
@@ -123,6 +130,7 @@ export function createApp(routes: readonly Route[], logger: Logger): App {
 }
 
 const EMPTY = Buffer.alloc(0);
+const BUILTIN = new Set(['/-/healthy', '/-/ready', '/metrics']);
 
 /** Reads a body up to `limit` bytes; a longer one (declared or actual) is a 413. */
 export async function readBody(msg: IncomingMessage, limit: number): Promise<Buffer> {
@@ -161,6 +169,8 @@ export interface ServeOptions {
   metrics?: Handler;
   /** How long in-flight requests may take to finish on shutdown. @default 10s */
   shutdownGraceMs?: number;
+  /** `--web.config.file` and `--web.route-policy` (TLS, basic auth, headers); a role passes its config. */
+  web?: WebFlags;
 }
 
 export interface Served {
@@ -247,7 +257,18 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     return undefined;
   };
 
-  const server = createServer(async (msg, res) => {
+  const security = opts.web ? createWebSecurity({ flags: opts.web, logger, registry }) : undefined;
+  const handlerOf = (method: string, path: string): string => {
+    if (method === 'GET' && BUILTIN.has(path)) return path;
+    try {
+      const found = app.match(method, path);
+      return 'route' in found ? (found.route.name ?? String(found.route.path)) : 'unmatched';
+    } catch {
+      return 'unmatched';
+    }
+  };
+
+  const listener: RequestListener = async (msg, res) => {
     inflight++;
     const started = process.hrtime.bigint();
     let handler = 'unknown';
@@ -257,8 +278,22 @@ export async function serve(opts: ServeOptions): Promise<Served> {
       const q = raw.indexOf('?');
       const path = q < 0 ? raw : raw.slice(0, q);
       const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
-      const b = msg.method === 'GET' ? await builtin(path, msg, query) : undefined;
-      if (b) {
+      const refused = security && (await security.admit(msg, path, handlerOf(msg.method ?? 'GET', path)));
+      const b = !refused && msg.method === 'GET' ? await builtin(path, msg, query) : undefined;
+      if (refused) {
+        handler = handlerOf(msg.method ?? 'GET', path);
+        reply = json(
+          refused.status,
+          { status: 'error', errorType: refused.reason, error: refused.message },
+          refused.headers,
+        );
+        // The body was not read: do not leave it to be parsed as the next request.
+        if (
+          msg.headers['content-length'] !== '0' &&
+          (msg.headers['content-length'] || msg.headers['transfer-encoding'])
+        )
+          res.setHeader('connection', 'close');
+      } else if (b) {
         handler = path;
         reply = b;
       } else if (shuttingDown) {
@@ -281,6 +316,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
       if (reply.status === 413) res.setHeader('connection', 'close');
     }
     try {
+      if (security) for (const [k, v] of Object.entries(security.headers())) res.setHeader(k, v);
       res.writeHead(reply.status, reply.headers);
       const body = reply.body;
       if (body === undefined || msg.method === 'HEAD') res.end();
@@ -300,22 +336,27 @@ export async function serve(opts: ServeOptions): Promise<Served> {
       inflight--;
       if (inflight === 0) idle?.();
     }
-  });
+  };
+  const server = security ? security.createServer(listener) : createServer(listener);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 120_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.listen.port, opts.listen.host || undefined, () => resolve());
+  }).catch((err: unknown) => {
+    security?.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.listen.host && opts.listen.host !== '0.0.0.0' ? opts.listen.host : '127.0.0.1';
-  logger.info({ address: `${opts.listen.host}:${port}` }, 'listening');
+  logger.info({ address: `${opts.listen.host}:${port}`, tls: security?.tls ?? false }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       shuttingDown = true;
+      security?.close();
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (inflight > 0) {
@@ -333,7 +374,8 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     })();
     return closing;
   };
-  return { server, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
+  const scheme = security?.tls ? 'https' : 'http';
+  return { server, port, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
 }
 
 /** Runs `close` on SIGTERM/SIGINT, once, then exits. */
