@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
-import { ReadRequest } from '../../src/adapter/prompb.ts';
+import { ReadRequest } from '../../test/support/prompb.ts';
 import { startClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { startPrometheus } from '../../src/stack/servers/prometheus.ts';

@@ -1,21 +1,17 @@
-import type { Registry } from 'prom-client';
 import { type App, createApp, type Route } from '../lib/http.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { ClickHouseClient } from './clickhouse.ts';
 import type { AdapterConfig } from './config.ts';
-import { readRoute } from './read.ts';
+import { createReadHandler, type ReadDeps } from './read.ts';
 import { createWriteHandler, type WriteDeps } from './write.ts';
 
 /** Everything the adapter's handlers are built from; main.ts creates it, tests pass their own. */
 export interface AdapterDeps {
   readonly config: AdapterConfig;
-  /** ClickHouse over HTTP (`query`, `queryBytes`, `queryStream`, `insert`), bound to the database. */
-  readonly ch: ClickHouseClient;
   readonly logger: Logger;
-  /** The adapter's own /metrics registry (handlers add their series to it). */
-  readonly registry: Registry;
   /** The write path's collaborators (batcher, memory budget, series cache, metrics). */
   readonly write: WriteDeps;
+  /** The read path's collaborators (ClickHouse, limits, metrics). */
+  readonly read: ReadDeps;
 }
 
 /** The adapter's routes: a plain list, one line per endpoint. */
@@ -29,7 +25,7 @@ export function createAdapterApp(deps: AdapterDeps): App {
       maxBodyBytes: config.writeMaxBodyBytes,
       name: '/write',
     },
-    readRoute(deps),
+    { method: 'POST', path: '/read', handler: createReadHandler(deps.read), name: '/read' },
   ];
   return createApp(routes, deps.logger);
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { ChunkedReadResponse, TO_OBJECT } from '../../test/support/prompb.ts';
+import { decodeXorChunk } from '../../test/support/xor-decode.ts';
 import { ChunkedSeriesWriter } from './chunks.ts';
-import { ChunkedReadResponse, TO_OBJECT } from './prompb.ts';
 import { encodeLabels } from './read-proto.ts';
-import { decodeXorChunk } from './xor-decode.ts';
 
 /** Bit-by-bit CRC-32C, independent of the table/SSE implementation under test. */
 function slowCrc32c(data: Uint8Array): number {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { TO_OBJECT, WriteRequest } from '../../test/support/prompb.ts';
 import { HttpError } from '../lib/errors.ts';
 import { decodeWriteRequest, SeriesCache } from './decode.ts';
 import { fingerprint } from './fingerprint.ts';
-import { TO_OBJECT, WriteRequest } from './prompb.ts';
 
 const opts = () => ({
   cache: new SeriesCache(10_000),
@@ -200,7 +200,10 @@ describe('decodeWriteRequest', () => {
     rejects(Buffer.from([0x0b]), 'malformed_protobuf', /wire type/);
     rejects(Buffer.from([0x28, 0xff]), 'malformed_protobuf', /truncated varint/);
     rejects(Buffer.from([0x00]), 'malformed_protobuf', /field number 0/);
-    rejects(Buffer.from([0x28, 0xff, 0xff, 0xff, 0xff, 0x7f]), 'malformed_protobuf', /32 bits/);
+    // An unknown varint field is skipped whatever its size (a future int64 field), up to 10 bytes.
+    assert.equal(decodeWriteRequest(Buffer.from([0x28, 0xff, 0xff, 0xff, 0xff, 0x7f]), opts()).samples, 0);
+    rejects(Buffer.from([0x28, ...Array(10).fill(0xff), 0x01]), 'malformed_protobuf', /longer than 10 bytes/);
+    rejects(Buffer.from([0x0a, 0x02, 0x12, 0xff]), 'malformed_protobuf', /truncated varint|runs past/);
   });
 
   it('refuses more rows than the limit with a 413', () => {

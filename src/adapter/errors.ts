@@ -19,6 +19,27 @@ export const malformed = (code: RejectReason, message: string, cause?: unknown):
 export const tooLarge = (code: 'body_too_large' | 'decoded_too_large', message: string): HttpError =>
   new HttpError(413, code, message);
 
+/** A remote-read limit exceeded: 400 with a code and a message naming the flag (`limit_max_series`). */
+export const readLimit = (flag: string, message: string): HttpError =>
+  new HttpError(400, `limit_${flag.replace(/^read\./, '').replace(/-/g, '_')}`, `${message} (limit ${flag})`);
+
+/** A remote-read client that accepts none of the response types the adapter serves. */
+export const unsupportedResponseType = (accepted: readonly number[]): HttpError =>
+  new HttpError(
+    400,
+    'unsupported_response_type',
+    `none of the accepted response types ${JSON.stringify(accepted)} is supported (0 SAMPLES, 1 STREAMED_XOR_CHUNKS)`,
+  );
+
+/** Every read slot stayed busy for the whole wait: 503, the client may try again. */
+export const readQueueTimeout = (max: number, waitedMs: number): HttpError =>
+  new HttpError(
+    503,
+    'limit_max_concurrent',
+    `${max} reads are already running and this one waited ${waitedMs} ms (limit read.max-concurrent)`,
+    { retryAfter: 1 },
+  );
+
 /** Why ClickHouse could not take the data; every one is a 503 with Retry-After. */
 export type StorageReason =
   | 'clickhouse_unreachable'

@@ -8,7 +8,7 @@ import { createBudget } from './budget.ts';
 import { createClickHouseClient } from './clickhouse.ts';
 import { adapterSpec, loadAdapterConfig } from './config.ts';
 import { SeriesCache } from './decode.ts';
-import { createAdapterMetrics } from './metrics.ts';
+import { createAdapterMetrics, createReadMetrics } from './metrics.ts';
 import { migrate } from './schema.ts';
 import { createStore, type WriteChunk } from './store.ts';
 
@@ -103,9 +103,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const app = createAdapterApp({
     config,
-    ch,
     logger,
-    registry,
     write: {
       batcher,
       budget: createBudget(config.writeMaxInflightBytes, (used) => metrics.inflightBytes.set(used)),
@@ -116,6 +114,21 @@ export async function main(argv: string[]): Promise<void> {
       retryAfterMs: config.writeRetryAfterMs,
       seriesRefreshMs: config.seriesRefreshMs,
       isMigrated: () => migrated,
+    },
+    read: {
+      ch,
+      options: {
+        maxSeries: config.readMaxSeries,
+        maxSamples: config.readMaxSamples,
+        maxRangeMs: config.readMaxRangeMs,
+        maxConcurrent: config.readMaxConcurrent,
+        queueTimeoutMs: config.readQueueTimeoutMs,
+        stripLabels: config.readStripLabels,
+        maxFrameBytes: config.readMaxFrameBytes,
+      },
+      metrics: createReadMetrics(registry),
+      logger: logger.child({ module: 'read' }),
+      retryAfterMs: config.writeRetryAfterMs,
     },
   });
   const served = await serve({

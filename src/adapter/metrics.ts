@@ -100,3 +100,48 @@ export function createAdapterMetrics(registry: Registry) {
 }
 
 export type AdapterMetrics = ReturnType<typeof createAdapterMetrics>;
+
+/** The remote-read side's series on the adapter's /metrics. */
+export function createReadMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    requests: new Counter({
+      name: 'rtcmon_adapter_read_requests_total',
+      help: 'Remote-read requests answered, by response type and HTTP status code.',
+      labelNames: ['response_type', 'code'],
+      registers,
+    }),
+    queries: new Counter({
+      name: 'rtcmon_adapter_read_queries_total',
+      help: 'Queries of remote-read requests answered, by response type.',
+      labelNames: ['response_type'],
+      registers,
+    }),
+    series: new Counter({
+      name: 'rtcmon_adapter_read_series_total',
+      help: 'Series sent in remote-read answers, by response type.',
+      labelNames: ['response_type'],
+      registers,
+    }),
+    samples: new Counter({
+      name: 'rtcmon_adapter_read_samples_total',
+      help: 'Samples sent in remote-read answers, by response type.',
+      labelNames: ['response_type'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'rtcmon_adapter_read_duration_seconds',
+      help: 'Time to answer a remote-read request, to its last byte, by response type.',
+      labelNames: ['response_type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    inflight: new Gauge({
+      name: 'rtcmon_adapter_read_inflight',
+      help: 'Remote-read requests running now (waiting ones not included).',
+      registers,
+    }),
+  };
+}
+
+export type ReadMetrics = ReturnType<typeof createReadMetrics>;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ReadResponse, TO_OBJECT } from './prompb.ts';
+import { ReadResponse, TO_OBJECT } from '../../test/support/prompb.ts';
 import { encodeLabels, PbWriter, timestampSize, writeTimeSeries } from './read-proto.ts';
 
 describe('writeTimeSeries', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import snappy from 'snappy';
-import { ReadResponse, TO_OBJECT } from './prompb.ts';
+import { ReadResponse, TO_OBJECT } from '../../test/support/prompb.ts';
 import { encodeLabels } from './read-proto.ts';
 import type { SelectedSeries } from './read-series.ts';
 import { SamplesResultSink, snappyBlock } from './read-sinks.ts';

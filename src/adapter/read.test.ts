@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HttpError } from '../lib/errors.ts';
-import { createGate, negotiateResponseType, planQuery, type ReadOptions, snappyLength } from './read.ts';
+import { negotiateResponseType, planQuery, type ReadOptions } from './read.ts';
 
 const opts: ReadOptions = {
   maxSeries: 10,
@@ -55,39 +55,6 @@ describe('planQuery', () => {
     assert.throws(
       () => planQuery(q(0, 3_600_001), 2, opts),
       (e: HttpError) => e.status === 400 && /read\.max-range/.test(e.message) && /query 2/.test(e.message),
-    );
-  });
-});
-
-describe('createGate', () => {
-  it('lets max run, queues the next, and answers 503 naming the limit after the wait', async () => {
-    const gate = createGate(1);
-    const release = await gate.acquire(50);
-    const waiting = gate.acquire(1000);
-    await assert.rejects(
-      gate.acquire(20),
-      (e: HttpError) => e.status === 503 && /read\.max-concurrent/.test(e.message),
-    );
-    release();
-    release(); // twice is harmless
-    const second = await waiting;
-    assert.equal(gate.running, 1);
-    second();
-    assert.equal(gate.running, 0);
-  });
-});
-
-describe('snappyLength', () => {
-  it('reads the declared length and rejects a header that never ends', () => {
-    assert.equal(snappyLength(Buffer.from([0x80, 0x01, 0xff])), 128);
-    assert.equal(snappyLength(Buffer.from([0x05])), 5);
-    assert.throws(
-      () => snappyLength(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])),
-      (e: HttpError) => e.status === 400,
-    );
-    assert.throws(
-      () => snappyLength(Buffer.alloc(0)),
-      (e: HttpError) => e.status === 400,
     );
   });
 });

@@ -62,3 +62,18 @@ describe('uncompressToScratch', () => {
     );
   });
 });
+
+describe('snappyHeader', () => {
+  it('reads the declared length and rejects a header that never ends', () => {
+    assert.equal(snappyHeader(Buffer.from([0x80, 0x01, 0xff])).length, 128);
+    assert.equal(snappyHeader(Buffer.from([0x05])).length, 5);
+    assert.throws(
+      () => snappyHeader(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])),
+      (e: HttpError) => e.status === 400,
+    );
+    assert.throws(
+      () => snappyHeader(Buffer.alloc(0)),
+      (e: HttpError) => e.status === 400,
+    );
+  });
+});

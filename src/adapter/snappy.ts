@@ -1,4 +1,14 @@
+import snappy from 'snappy';
 import { malformed } from './errors.ts';
+
+/**
+ * The adapter's one snappy module (block format, as remote write and read use it).
+ *
+ * Compression (remote-read answers) is the native library's. compressSync, not compress: snappy 7.4.3's
+ * async compress never frees its output (measured: RSS grows by every answer's compressed size); the sync
+ * one is freed by the GC as usual.
+ */
+export const compressBlock = (raw: Buffer): Buffer => snappy.compressSync(raw) as Buffer;
 
 /**
  * Snappy block-format decompression into a reused buffer. The native `snappy` package allocates a fresh

@@ -24,9 +24,6 @@ export interface WriteDeps {
   now?: () => number;
 }
 
-/** The uncompressed length a snappy block declares (its varint header); 400 when the header is broken. */
-export const snappyDeclaredLength = (buf: Buffer): number => snappyHeader(buf).length;
-
 /** Per row: the 24 bytes of RowBinary, plus the decoded copy while decoding. */
 const ROW = 24;
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { decodeXorChunk } from '../../test/support/xor-decode.ts';
 import { MAX_SAMPLES_PER_CHUNK, XorEncoder } from './xor.ts';
-import { decodeXorChunk } from './xor-decode.ts';
 
 const halves = (bits: bigint): [number, number] => [Number(bits & 0xffffffffn), Number(bits >> 32n)];
 const f64bits = (v: number): bigint => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
-import { WriteRequest } from '../../src/adapter/prompb.ts';
 import { freePort } from '../../src/stack/servers/process.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import {
@@ -17,6 +16,7 @@ import {
   waitScrapes,
   waitSentPast,
 } from '../support/adapter-harness.ts';
+import { WriteRequest } from '../support/prompb.ts';
 
 describe('adapter under faults', () => {
   let rig: AdapterRig;

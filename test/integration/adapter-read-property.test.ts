@@ -5,12 +5,13 @@ import { Registry } from 'prom-client';
 import snappy from 'snappy';
 import { createClickHouseClient } from '../../src/adapter/clickhouse.ts';
 import { InvalidMatcherError, type Matcher, matchesLabels } from '../../src/adapter/matchers.ts';
-import { ReadRequest, ReadResponse, TO_OBJECT } from '../../src/adapter/prompb.ts';
+import { createReadMetrics } from '../../src/adapter/metrics.ts';
 import { createReadHandler, type ReadOptions } from '../../src/adapter/read.ts';
 import type { HttpError } from '../../src/lib/errors.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import type { ClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import { type AdapterRig, startRig } from '../support/adapter-harness.ts';
+import { ReadRequest, ReadResponse, TO_OBJECT } from '../support/prompb.ts';
 
 /**
  * Hostile strings everywhere: label names and values, matcher names and values (quotes, backslashes,
@@ -273,7 +274,7 @@ describe('adapter read: matchers with arbitrary strings select exactly what the 
           maxFrameBytes: 1 << 20,
           ...o,
         },
-        registry: new Registry(),
+        metrics: createReadMetrics(new Registry()),
         logger: silentLogger,
       });
     const ask = async (o: Partial<ReadOptions>, type = 0) => {

@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
-import { ChunkedReadResponse, ReadRequest, TO_OBJECT } from '../../src/adapter/prompb.ts';
-import { decodeXorChunk } from '../../src/adapter/xor-decode.ts';
 import { type ClickHouse, startClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import { type NodeExporter, startNodeExporter } from '../../src/stack/servers/node-exporter.ts';
 import type { ManagedProcess } from '../../src/stack/servers/process.ts';
 import { freePort } from '../../src/stack/servers/process.ts';
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
+import { ChunkedReadResponse, ReadRequest, TO_OBJECT } from '../support/prompb.ts';
 
 /**
  * Prometheus A scrapes node_exporter and itself every second and remote-writes through `rtcmon adapter`
@@ -224,7 +223,8 @@ describe('adapter read path: Prometheus B answers from ClickHouse what Prometheu
     );
     const stream = Buffer.from(await res.arrayBuffer());
 
-    // Independent reader: uvarint length, CRC-32C (bitwise, here), message; chunks via decodeXorChunk.
+    // Independent reader: uvarint length, CRC-32C (bitwise, here), message; chunks by readXorChunk below,
+    // written from Prometheus' chunk format documentation, not from the adapter's encoder.
     const got = [new Map<string, string[]>(), new Map<string, string[]>()];
     let pos = 0;
     let frames = 0;
@@ -252,7 +252,7 @@ describe('adapter read path: Prometheus B answers from ClickHouse what Prometheu
         const list = got[f.query_index]!.get(key) ?? [];
         for (const c of cs.chunks) {
           assert.equal(c.type, 1);
-          for (const s of decodeXorChunk(c.data)) list.push(`${s.t}:${s.bits}`);
+          for (const s of readXorChunk(c.data)) list.push(`${s.t}:${s.bits}`);
         }
         got[f.query_index]!.set(key, list);
       }
@@ -316,4 +316,72 @@ function crc32cBitwise(data: Uint8Array): number {
     for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
   }
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * An XOR chunk read back as Prometheus' tsdb/docs/format/chunks.md describes it, independent of src/:
+ * num_samples <uint16 BE>, ts_0 <varint>, v_0 <float64>, ts_1_delta <uvarint>, v_1_xor <varbit_xor>, then
+ * per sample ts_n_dod <varbit_ts>, v_n_xor <varbit_xor>; bits MSB first, padded to a byte.
+ * varbit_ts: `0` (dod 0) | `10`+14 | `110`+17 | `1110`+20 | `1111`+64 bits; an n-bit field holds
+ * -(2^(n-1) - 1) … 2^(n-1), so a value above 2^(n-1) is negative (it minus 2^n).
+ * varbit_xor: `0` (same value) | `10` + the previous window's meaningful bits | `11` + 5 bits leading zeros
+ * + 6 bits length (0 = 64) + that many bits.
+ */
+function readXorChunk(data: Uint8Array): { t: bigint; bits: bigint }[] {
+  let bit = 0;
+  const one = (): bigint => {
+    const byte = data[bit >> 3];
+    if (byte === undefined) throw new Error(`XOR chunk ends at bit ${bit}`);
+    const v = (byte >> (7 - (bit & 7))) & 1;
+    bit++;
+    return BigInt(v);
+  };
+  const bits = (n: number): bigint => {
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = (v << 1n) | one();
+    return v;
+  };
+  const uvarint = (): bigint => {
+    let v = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      const b = bits(8);
+      v |= (b & 0x7fn) << shift;
+      if (b < 0x80n) return v;
+    }
+  };
+  const signed = (v: bigint, width: number): bigint =>
+    width === 64 ? BigInt.asIntN(64, v) : v > 1n << BigInt(width - 1) ? v - (1n << BigInt(width)) : v;
+  const count = Number(bits(16));
+  const out: { t: bigint; bits: bigint }[] = [];
+  if (count === 0) return out;
+  const z = uvarint();
+  let t = (z >> 1n) ^ -(z & 1n); // zig-zag
+  let v = bits(64);
+  out.push({ t, bits: v });
+  let delta = 0n;
+  let lead = 0;
+  let trail = 0;
+  const nextValue = () => {
+    if (one() === 0n) return;
+    if (one() === 1n) {
+      lead = Number(bits(5));
+      let len = Number(bits(6));
+      if (len === 0) len = 64;
+      trail = 64 - lead - len;
+    }
+    v ^= bits(64 - lead - trail) << BigInt(trail);
+  };
+  for (let i = 1; i < count; i++) {
+    if (i === 1) delta = uvarint();
+    else {
+      let width = 0;
+      while (width < 4 && one() === 1n) width++;
+      const dod = width === 0 ? 0n : signed(bits([0, 14, 17, 20, 64][width]!), [0, 14, 17, 20, 64][width]!);
+      delta += dod;
+    }
+    t += delta;
+    nextValue();
+    out.push({ t, bits: v });
+  }
+  return out;
 }

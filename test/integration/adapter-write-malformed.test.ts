@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import snappy from 'snappy';
-import { WriteRequest } from '../../src/adapter/prompb.ts';
 import { type AdapterRig, startRig } from '../support/adapter-harness.ts';
+import { WriteRequest } from '../support/prompb.ts';
 
 const MAX_DECODED = 4 * 1024 * 1024;
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import snappy from 'snappy';
-import { WriteRequest } from '../../src/adapter/prompb.ts';
 import {
   type AdapterRig,
   adapterMetric,
@@ -14,6 +13,7 @@ import {
   waitScrapes,
   waitSentPast,
 } from '../support/adapter-harness.ts';
+import { WriteRequest } from '../support/prompb.ts';
 
 /**
  * Real Prometheus scrapes real node_exporter (and the adapter) every second and remote-writes through
