@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
-import { WriteRequest } from '../../src/adapter/prompb.ts';
+import { WriteRequest } from '../support/prompb.ts';
 import { type AdapterRig, adapterMetric, startRig } from '../support/adapter-harness.ts';
 
 /** ClickHouse closes a connection idle this long (18.16's default is 3 s). */
