@@ -3,20 +3,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
-import { ReadRequest } from '../../test/support/prompb.ts';
 import { startClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { startVictoriaMetrics } from '../../src/stack/servers/victoria-metrics.ts';
-import { load, loadAll, METRIC } from './payload.ts';
+import { ReadRequest } from '../../test/support/prompb.ts';
+import { load, loadAll, METRIC, STEP_MS } from './payload.ts';
 
 /**
  * bench/read: 1,000 series × 24 h at a 15 s interval (5.76 million samples) loaded into ClickHouse
- * through `rtcmon adapter` (remote write) and the same bodies into VictoriaMetrics; then the same range
- * queries through Prometheus B (empty TSDB, remote_read from the adapter) and through VictoriaMetrics'
- * PromQL API, in the same run. Prints the median of each, the ratio, and the adapter's peak RSS during
- * the largest query. `SERIES`, `HOURS` and `RUNS` environment variables shrink it for a quick look.
+ * through `rtcmon adapter` (remote write), the same bodies into VictoriaMetrics and into a Prometheus of
+ * its own (remote-write receiver, the reference). Then the same range queries through Prometheus B (empty
+ * TSDB, remote_read from the adapter), VictoriaMetrics' PromQL API and the reference, in the same run.
+ *
+ * Fair by construction, and checked:
+ * - the same state: ClickHouse gets OPTIMIZE … FINAL and VictoriaMetrics a forced merge (waited for)
+ *   before anything is timed; VictoriaMetrics runs with `-search.disableCache` (ClickHouse 18.16 and
+ *   Prometheus have no result cache); every side gets one untimed run (its answer is the one compared);
+ * - every store is counted: each must hold exactly the samples sent, or the bench fails;
+ * - every answer is compared series by series and value by value with the reference Prometheus (labels
+ *   but `__name__`, timestamps, float values exactly); a mismatch fails the bench. The timed queries are
+ *   ones PromQL and MetricsQL define alike (max_over_time, a bare selector, sum by); query times sit 7 s
+ *   off the 15 s sample grid so that no sample lies on a window's edge, where Prometheus 2.42 ([t-d, t])
+ *   and VictoriaMetrics ((t-d, t]) differ. `rate` is timed too, but its formula differs between the two
+ *   engines, so its answers are compared with the reference Prometheus only.
+ * Prints the median of RUNS timed runs of each, the ratio, and where the time goes for the largest query.
+ * `SERIES`, `HOURS` and `RUNS` environment variables shrink it for a quick look.
  */
 const SERIES = Number(process.env.SERIES ?? 1000);
 const HOURS = Number(process.env.HOURS ?? 24);
@@ -40,7 +53,75 @@ async function queryRange(base: string, query: string, startS: number, endS: num
   const ms = performance.now() - t0;
   if (body.status !== 'success') throw new Error(`${base}: ${query}: ${body.error}`);
   const points = body.data.result.reduce((n, s) => n + s.values.length, 0);
-  return { ms, series: body.data.result.length, points };
+  return { ms, series: body.data.result.length, points, result: body.data.result };
+}
+
+/**
+ * Differences between two answers, series by series (labels but `__name__`, which engines keep or drop
+ * differently after a function) and point by point (timestamp, float value exactly); [] when equal.
+ */
+function compareAnswers(a: Series[], b: Series[]): string[] {
+  const key = (s: Series) =>
+    JSON.stringify(
+      Object.entries(s.metric)
+        .filter(([k]) => k !== '__name__')
+        .sort(),
+    );
+  const bByKey = new Map(b.map((s) => [key(s), s]));
+  const out: string[] = [];
+  if (a.length !== b.length) out.push(`${a.length} series against ${b.length}`);
+  for (const sa of a) {
+    const sb = bByKey.get(key(sa));
+    if (!sb) {
+      out.push(`series ${key(sa)} missing`);
+      continue;
+    }
+    if (sa.values.length !== sb.values.length)
+      out.push(`${key(sa)}: ${sa.values.length} points against ${sb.values.length}`);
+    for (let i = 0; i < Math.min(sa.values.length, sb.values.length); i++) {
+      const [ta, va] = sa.values[i]!;
+      const [tb, vb] = sb.values[i]!;
+      if (ta !== tb || Number(va) !== Number(vb)) {
+        out.push(`${key(sa)} point ${i}: ${ta}=${va} against ${tb}=${vb}`);
+        break;
+      }
+    }
+    if (out.length > 5) break;
+  }
+  return out;
+}
+
+/** One instant PromQL query's single scalar-like result (first series' value), as a number. */
+async function instant(base: string, query: string, timeS: number): Promise<number> {
+  const res = await fetch(`${base}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query, time: String(timeS) }),
+  });
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data: { result: { value: [number, string] }[] };
+  };
+  if (body.status !== 'success') throw new Error(`${base}: ${query}: ${body.error}`);
+  return Number(body.data.result[0]?.value[1] ?? Number.NaN);
+}
+
+/** VictoriaMetrics: merge every partition now, and wait until no forced merge is running. */
+async function forceMergeVm(vmUrl: string): Promise<void> {
+  const months = new Set<string>();
+  for (const d of [new Date(), new Date(Date.now() - 86_400_000 * Math.ceil(HOURS / 24 + 1))])
+    months.add(`${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`);
+  for (const m of months) {
+    const res = await fetch(`${vmUrl}/internal/force_merge?partition_prefix=${m}`);
+    if (!res.ok) throw new Error(`VictoriaMetrics force_merge ${m}: ${res.status} ${await res.text()}`);
+  }
+  for (;;) {
+    await sleep(500);
+    const text = await (await fetch(`${vmUrl}/metrics`)).text();
+    const m = /^vm_active_force_merges (\d+)/m.exec(text);
+    if (!m || m[1] === '0') return;
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -54,7 +135,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rtcmon-bench-read-'));
   const stops: (() => Promise<void>)[] = [];
   try {
-    log(`bench/read: ${SERIES} series × ${HOURS} h at 15 s; ${RUNS} runs per query; ${load()}`);
+    log(
+      `bench/read: ${SERIES} series × ${HOURS} h at 15 s; ${RUNS} timed runs per query after one untimed run; ` +
+        'both stores merged (ClickHouse OPTIMIZE FINAL, VictoriaMetrics force_merge); VictoriaMetrics ' +
+        `-search.disableCache; answers compared with a Prometheus holding the same data; ${load()}`,
+    );
     const ch = await startClickHouse({ dir: join(dir, 'clickhouse'), logDir: dir });
     stops.push(() => ch.stop());
     const port = await freePort();
@@ -66,7 +151,7 @@ async function main(): Promise<void> {
       logDir: dir,
     });
     stops.push(() => adapter.stop());
-    const vm = await startVictoriaMetrics({ dir: join(dir, 'vm') });
+    const vm = await startVictoriaMetrics({ dir: join(dir, 'vm'), extraArgs: ['-search.disableCache'] });
     stops.push(() => vm.stop());
     const prom = await startPrometheus({
       dir: join(dir, 'prometheus-b'),
@@ -76,63 +161,84 @@ async function main(): Promise<void> {
       extraArgs: ['--query.timeout=2m'],
     });
     stops.push(() => prom.stop());
-    // Reference: the same data in a Prometheus of its own (remote-write receiver), to show what
-    // Prometheus' engine costs on local data. LOCAL=0 skips it.
-    const local =
-      process.env.LOCAL === '0'
-        ? undefined
-        : await startPrometheus({
-            dir: join(dir, 'prometheus-local'),
-            name: 'prometheus-local',
-            logDir: dir,
-            jobs: [],
-            extraArgs: ['--query.timeout=2m', '--web.enable-remote-write-receiver'],
-          });
-    if (local) stops.push(() => local.stop());
+    // Reference: the same data in a Prometheus of its own (remote-write receiver): every answer is
+    // compared with its answer, and it shows what Prometheus' engine costs on local data.
+    const local = await startPrometheus({
+      dir: join(dir, 'prometheus-local'),
+      name: 'prometheus-local',
+      logDir: dir,
+      jobs: [],
+      extraArgs: ['--query.timeout=2m', '--web.enable-remote-write-receiver'],
+    });
+    stops.push(() => local.stop());
 
     const endMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
-    const localWrite = local ? `${local.url}/api/v1/write` : undefined;
-    await loadAll(
-      [`${adapterUrl}/write`, vm.writeUrl, ...(localWrite ? [localWrite] : [])],
-      SERIES,
-      HOURS,
-      endMs,
-      (url) => (url === localWrite ? 1 : 4),
+    const localWrite = `${local.url}/api/v1/write`;
+    await loadAll([`${adapterUrl}/write`, vm.writeUrl, localWrite], SERIES, HOURS, endMs, (url) =>
+      url === localWrite ? 1 : 4,
     );
     // VictoriaMetrics makes fresh data searchable after its in-memory buffers flush (about a second).
     await sleep(3_000);
-    await ch.query('OPTIMIZE TABLE rtcmon.samples FINAL').catch(() => {});
-    const rows = (await ch.query('SELECT count(), uniqExact(fingerprint) FROM rtcmon.samples')).trim();
-    log(`ClickHouse holds ${rows.replace('\t', ' samples of ')} series`);
-
-    const endS = endMs / 1000;
+    await ch.query('OPTIMIZE TABLE rtcmon.samples FINAL');
+    await forceMergeVm(vm.url);
+    const sent = SERIES * Math.floor((HOURS * 3600_000) / STEP_MS);
+    const [rows, fps] = (await ch.query('SELECT count(), uniqExact(fingerprint) FROM rtcmon.samples'))
+      .trim()
+      .split('\t')
+      .map(Number);
+    const countQuery = `sum(count_over_time(${METRIC}[${HOURS * 3600 + 60}s]))`;
+    const inVm = await instant(vm.url, countQuery, endMs / 1000);
+    const inLocal = await instant(local.url, countQuery, endMs / 1000);
+    log(
+      `stored: sent ${sent} samples of ${SERIES} series; ClickHouse ${rows} rows of ${fps} series, ` +
+        `VictoriaMetrics ${inVm}, reference Prometheus ${inLocal}`,
+    );
+    if (rows !== sent || fps !== SERIES || inVm !== sent || inLocal !== sent)
+      throw new Error('a store does not hold exactly the samples sent');
+    // 7 s off the sample grid: no sample on a window's edge (see the header).
+    const endS = endMs / 1000 - 7;
     const startS = endS - HOURS * 3600;
     const queries = [
       {
-        name: `rate over all ${SERIES} series, ${HOURS} h, step 60 s`,
-        q: `rate(${METRIC}[5m])`,
+        name: `max_over_time over all ${SERIES} series, ${HOURS} h, step 60 s`,
+        q: `max_over_time(${METRIC}[5m])`,
         largest: true,
+        vmComparable: true,
       },
       {
         name: `one series, ${HOURS} h, step 60 s`,
         q: `${METRIC}{instance="host-0042:9100"}`,
         largest: false,
+        vmComparable: true,
       },
       {
         name: `sum by over ${SERIES / 10} series, ${HOURS} h, step 60 s`,
-        q: `sum by (instance) (rate(${METRIC}{group="g3"}[5m]))`,
+        q: `sum by (instance) (max_over_time(${METRIC}{group="g3"}[5m]))`,
         largest: false,
+        vmComparable: true,
+      },
+      {
+        name: `rate over all ${SERIES} series, ${HOURS} h, step 60 s`,
+        q: `rate(${METRIC}[5m])`,
+        largest: false,
+        vmComparable: false,
       },
     ];
     const results: string[] = [];
-    for (const { name, q, largest } of queries) {
-      // One untimed run each, so both sides start with warm caches.
-      const ref = await queryRange(vm.url, q, startS, endS, 60);
+    for (const { name, q, largest, vmComparable } of queries) {
+      // One untimed run on every side (the same state for all); those answers are the ones compared.
+      const ref = await queryRange(local.url, q, startS, endS, 60);
       const check = await queryRange(prom.url, q, startS, endS, 60);
-      if (check.series !== ref.series || Math.abs(check.points - ref.points) > ref.series * 2)
-        log(
-          `  note: answers differ in size: prometheus-b ${check.series}/${check.points}, vm ${ref.series}/${ref.points}`,
-        );
+      const viaVm = await queryRange(vm.url, q, startS, endS, 60);
+      const diffs = compareAnswers(check.result, ref.result);
+      if (diffs.length)
+        throw new Error(`${name}: prometheus-b+adapter differs from the reference:\n  ${diffs.join('\n  ')}`);
+      if (vmComparable) {
+        const vdiffs = compareAnswers(viaVm.result, ref.result);
+        if (vdiffs.length)
+          throw new Error(`${name}: VictoriaMetrics differs from the reference:\n  ${vdiffs.join('\n  ')}`);
+      }
+      if (ref.series === 0 || ref.points === 0) throw new Error(`${name}: the reference answer is empty`);
       const pTimes: number[] = [];
       const vTimes: number[] = [];
       let peak = 0;
@@ -152,16 +258,15 @@ async function main(): Promise<void> {
       }
       const p = median(pTimes);
       const v = median(vTimes);
-      let localNote = '';
-      if (local) {
-        await queryRange(local.url, q, startS, endS, 60);
-        const lTimes: number[] = [];
-        for (let r = 0; r < RUNS; r++) lTimes.push((await queryRange(local.url, q, startS, endS, 60)).ms);
-        localNote = `   [same query on a Prometheus with the data in its own TSDB: ${median(lTimes).toFixed(0)} ms]`;
-      }
+      const lTimes: number[] = [];
+      for (let r = 0; r < RUNS; r++) lTimes.push((await queryRange(local.url, q, startS, endS, 60)).ms);
+      const localNote = `   [same query on a Prometheus with the data in its own TSDB: ${median(lTimes).toFixed(0)} ms]`;
+      const same = vmComparable
+        ? 'answers equal on all three'
+        : 'answer equal to the reference; VictoriaMetrics computes rate its own way, not compared';
       const line =
         `${name.padEnd(44)} prometheus-b+adapter ${p.toFixed(0).padStart(6)} ms   victoria-metrics ${v.toFixed(0).padStart(6)} ms` +
-        `   ratio ${(p / v).toFixed(2)}   (${check.series} series, ${check.points} points; ${load()})${localNote}`;
+        `   ratio ${(p / v).toFixed(2)}   (${check.series} series, ${check.points} points, ${same}; ${load()})${localNote}`;
       log(line);
       results.push(line);
       if (largest) {

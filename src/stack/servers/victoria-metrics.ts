@@ -15,6 +15,8 @@ export async function startVictoriaMetrics(opts: {
   dir: string;
   logDir?: string;
   port?: number;
+  /** More flags, e.g. `-search.disableCache` for benchmarks. */
+  extraArgs?: readonly string[];
 }): Promise<VictoriaMetrics> {
   const port = opts.port ?? (await freePort());
   mkdirSync(opts.dir, { recursive: true });
@@ -28,6 +30,7 @@ export async function startVictoriaMetrics(opts: {
       '-search.latencyOffset=0s',
       '-retentionPeriod=100y',
       '-loggerLevel=ERROR',
+      ...(opts.extraArgs ?? []),
     ],
     logDir: opts.logDir ?? opts.dir,
     ready: () => httpOk(`${url}/health`),
