@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { versionText } from './lib/config.ts';
 
 /**
  * `rtcmon <role> [flags]`: one binary, one role per subcommand. Each role lives in `src/<role>/` and
@@ -29,15 +30,24 @@ if (!role || role === '--help' || role === '-h' || role === 'help') {
   process.stdout.write(help());
   process.exit(role ? 0 : 2);
 }
-if (!available.includes(role)) {
+if (role !== '--version' && !available.includes(role)) {
   process.stderr.write(`rtcmon: unknown role ${JSON.stringify(role)}\n\n${help()}`);
   process.exit(2);
+}
+if (role === '--version' || rest.includes('--version')) {
+  process.stdout.write(versionText());
+  process.exit(0);
 }
 const mod = (await import(`./${role}/main${ext}`)) as { main(argv: string[]): Promise<void> };
 try {
   await mod.main(rest);
 } catch (err) {
   const e = err as Error;
+  if (e.name === 'ConfigChecked') {
+    // --check-config: every value parsed and the role's own checks passed; nothing was started.
+    process.stdout.write(`rtcmon ${role}: ${e.message}\n`);
+    process.exit(0);
+  }
   // Config errors name the key; print them plainly, without a stack.
   process.stderr.write(`rtcmon ${role}: ${e.name === 'ConfigError' ? e.message : (e.stack ?? String(e))}\n`);
   process.exit(1);

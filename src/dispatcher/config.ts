@@ -293,11 +293,14 @@ export function policyOf(c: ConfigOf<typeof spec>): Policy {
 
 /** Parses argv/env/YAML once; bad values throw a ConfigError naming the key. */
 export function loadDispatcherConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
-  const cfg = loadConfig(spec, argv, env);
-  if (!/^\d+(ms|s|m|h)$/.test(cfg.rateWindow))
-    throw new ConfigError(
-      'prometheus.rate-window',
-      `expected a PromQL duration like 1m, got ${cfg.rateWindow}`,
-    );
+  // The checks across options run inside loadConfig, so that `--check-config` runs them too.
+  const cfg = loadConfig(spec, argv, env, (c) => {
+    if (!/^\d+(ms|s|m|h)$/.test(c.rateWindow))
+      throw new ConfigError(
+        'prometheus.rate-window',
+        `expected a PromQL duration like 1m, got ${c.rateWindow}`,
+      );
+    policyOf(c);
+  });
   return { cfg, policy: policyOf(cfg) };
 }

@@ -11,14 +11,22 @@ export interface Option<T> {
   readonly help: string;
   readonly default: T;
   readonly parse: (raw: unknown) => T;
+  /** How a value is written in `--help` (and how a user would type it): `15s`, `16MiB`, `:9201`. */
+  format?(value: T): string;
 }
 
 export type Spec = Record<string, Option<unknown>>;
 export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Option<infer T> ? T : never };
 
 const opt =
-  <T>(parse: (raw: unknown) => T) =>
-  (flag: string, def: T, help: string): Option<T> => ({ flag, default: def, help, parse });
+  <T>(parse: (raw: unknown) => T, format?: (value: T) => string) =>
+  (flag: string, def: T, help: string): Option<T> => ({
+    flag,
+    default: def,
+    help,
+    parse,
+    ...(format ? { format } : {}),
+  });
 
 const text = (raw: unknown): string => {
   if (typeof raw === 'string') return raw;
@@ -26,14 +34,41 @@ const text = (raw: unknown): string => {
   throw new Error(`expected a string, got ${JSON.stringify(raw)}`);
 };
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
-/** Parses `500ms`, `15s`, `2m`, `1h`, `7d` (or a plain number of ms) into milliseconds. */
+const DURATION_MS: Record<string, number> = { d: 86400e3, h: 3600e3, m: 60e3, s: 1e3, ms: 1 };
+/** One or more `<number><unit>` terms, largest unit first as in Prometheus: `1h30m`, `1.5s`, `250ms`. */
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const DURATION_TERM = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+/**
+ * Parses a duration (`500ms`, `15s`, `2m`, `1h30m`, `7d`), or a plain number of milliseconds (`15000`, as
+ * flags took before units), into milliseconds.
+ */
 export function parseDuration(raw: unknown): number {
   if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) return raw;
-  const m = DURATION.exec(text(raw).trim());
-  if (!m) throw new Error(`expected a duration like 500ms, 15s, 2m, 1h, got ${JSON.stringify(raw)}`);
-  return Number(m[1]) * (DURATION_MS[m[2]!] ?? 1);
+  const s = text(raw).trim();
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s);
+  if (!DURATION.test(s))
+    throw new Error(
+      `expected a duration like 500ms, 15s, 2m, 1h (or milliseconds), got ${JSON.stringify(raw)}`,
+    );
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(DURATION_TERM)) ms += Number(n) * (DURATION_MS[unit!] ?? 1);
+  return ms;
+}
+
+/** Milliseconds as the shortest exact duration: 15000 → `15s`, 5400000 → `1h30m`, 1500 → `1s500ms`, 0 → `0s`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0 || !Number.isInteger(ms)) return `${ms}ms`;
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const [unit, size] of Object.entries(DURATION_MS)) {
+    const n = Math.floor(rest / size);
+    if (n > 0) {
+      out += `${n}${unit}`;
+      rest -= n * size;
+    }
+  }
+  return out;
 }
 
 const BYTES = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i;
@@ -52,6 +87,15 @@ export function parseBytes(raw: unknown): number {
   const m = BYTES.exec(text(raw).trim());
   if (!m) throw new Error(`expected a size like 512KiB or 64MiB, got ${JSON.stringify(raw)}`);
   return Math.floor(Number(m[1]) * (BYTE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
+}
+
+/** A byte count in the largest binary unit that divides it: 16777216 → `16MiB`, 1000 → `1000B`. */
+export function formatBytes(n: number): string {
+  for (const unit of ['GiB', 'MiB', 'KiB'] as const) {
+    const size = BYTE_UNITS[unit.toLowerCase()]!;
+    if (n > 0 && n % size === 0) return `${n / size}${unit}`;
+  }
+  return `${n}B`;
 }
 
 function parseBool(raw: unknown): boolean {
@@ -75,12 +119,17 @@ export function parseListenAddress(raw: unknown): ListenAddress {
   return { host: m[1] ?? '', port };
 }
 
+/** The way Prometheus writes it: `:9201` for every interface, `127.0.0.1:9201`, `[::1]:9201`. */
+export function formatListenAddress(a: ListenAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
 export const options = {
   string: opt(text),
   bool: opt(parseBool),
-  duration: opt(parseDuration),
-  bytes: opt(parseBytes),
-  listen: opt(parseListenAddress),
+  duration: opt(parseDuration, formatDuration),
+  bytes: opt(parseBytes, formatBytes),
+  listen: opt(parseListenAddress, formatListenAddress),
   url: opt((raw) => {
     const s = text(raw);
     try {
@@ -90,13 +139,15 @@ export const options = {
     }
   }),
   /** Comma-separated in flags and env, a list in YAML. */
-  list: opt((raw): readonly string[] =>
-    Array.isArray(raw)
-      ? raw.map(text)
-      : text(raw)
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
+  list: opt(
+    (raw): readonly string[] =>
+      Array.isArray(raw)
+        ? raw.map(text)
+        : text(raw)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    (v) => v.join(','),
   ),
   int: (flag: string, def: number, help: string, min = 0, max = Number.MAX_SAFE_INTEGER): Option<number> =>
     opt((raw) => {
@@ -121,7 +172,7 @@ export const options = {
     })(flag, def, help),
 };
 
-/** Options every long-running role has. */
+/** Options every role has. */
 export const commonOptions = {
   logLevel: options.oneOf('log.level', ['debug', 'info', 'warn', 'error'] as const, 'info', 'Log level.'),
   configFile: options.string(
@@ -129,7 +180,23 @@ export const commonOptions = {
     '',
     'Optional YAML file; its keys are the flag names (nested or dotted).',
   ),
+  checkConfig: options.bool(
+    'check-config',
+    false,
+    'Check flags, env and the YAML file, print "configuration OK" and exit (1 with the reason if not).',
+  ),
 };
+
+/**
+ * Thrown by loadConfig under `--check-config` once every value parsed and the role's own checks passed:
+ * the role must not start. src/cli.ts prints the message and exits 0.
+ */
+export class ConfigChecked extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigChecked';
+  }
+}
 
 /** `web.listen-address` → `RTCMON_WEB_LISTEN_ADDRESS`. */
 export const envName = (flag: string): string => `RTCMON_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
@@ -147,7 +214,12 @@ function flattenYaml(obj: unknown, prefix: string, out: Map<string, unknown>): v
 }
 
 /** Splits `--a=b`, `--a b` and bare `--flag` (true) into a map; anything else is an error. */
-export function parseArgv(argv: readonly string[], boolFlags: ReadonlySet<string>): Map<string, string> {
+export function parseArgv(
+  argv: readonly string[],
+  boolFlags: ReadonlySet<string>,
+  /** When given, a bare `--name` that is none of these is an unknown flag, not one missing its value. */
+  known?: ReadonlySet<string>,
+): Map<string, string> {
   const out = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -158,6 +230,8 @@ export function parseArgv(argv: readonly string[], boolFlags: ReadonlySet<string
     else {
       const name = arg.slice(2);
       const next = argv[i + 1];
+      if (known && !known.has(name) && !(name.startsWith('no-') && boolFlags.has(name.slice(3))))
+        throw new ConfigError(name, 'unknown flag');
       if (boolFlags.has(name) && (next === undefined || next.startsWith('--'))) out.set(name, 'true');
       else if (name.startsWith('no-') && boolFlags.has(name.slice(3))) out.set(name.slice(3), 'false');
       else if (next === undefined) throw new ConfigError(name, 'missing value');
@@ -178,6 +252,8 @@ export function loadConfig<S extends Spec>(
   spec: S,
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  /** The role's checks across options (throw a ConfigError); run before the `--check-config` exit too. */
+  validate?: (cfg: ConfigOf<S> & ConfigOf<typeof commonOptions>) => void,
 ): ConfigOf<S> & ConfigOf<typeof commonOptions> {
   const all: Spec = { ...commonOptions, ...spec };
   const byFlag = new Map(Object.entries(all).map(([k, o]) => [o.flag, k]));
@@ -186,7 +262,7 @@ export function loadConfig<S extends Spec>(
       .filter((o) => typeof o.default === 'boolean')
       .map((o) => o.flag),
   );
-  const flags = parseArgv(argv, boolFlags);
+  const flags = parseArgv(argv, boolFlags, new Set(byFlag.keys()));
   for (const f of flags.keys()) if (!byFlag.has(f)) throw new ConfigError(f, 'unknown flag');
 
   const yaml = new Map<string, unknown>();
@@ -203,26 +279,68 @@ export function loadConfig<S extends Spec>(
   }
 
   const out: Record<string, unknown> = {};
+  const from = { flags: 0, env: 0, file: 0 };
   for (const [name, o] of Object.entries(all)) {
     const raw = flags.get(o.flag) ?? env[envName(o.flag)] ?? yaml.get(o.flag);
     if (raw === undefined) {
       out[name] = o.default;
       continue;
     }
+    if (o !== commonOptions.checkConfig)
+      from[flags.has(o.flag) ? 'flags' : env[envName(o.flag)] !== undefined ? 'env' : 'file']++;
     try {
       out[name] = o.parse(raw);
     } catch (err) {
       throw new ConfigError(o.flag, (err as Error).message);
     }
   }
-  return Object.freeze(out) as ConfigOf<S> & ConfigOf<typeof commonOptions>;
+  const cfg = Object.freeze(out) as ConfigOf<S> & ConfigOf<typeof commonOptions>;
+  validate?.(cfg);
+  if (cfg.checkConfig)
+    throw new ConfigChecked(
+      `configuration OK (${from.flags} setting(s) from flags, ${from.env} from RTCMON_* environment, ` +
+        `${file ? `${from.file} from ${file}` : 'no config file'})`,
+    );
+  return cfg;
 }
 
-/** `--help` text for a role. */
+/** `rtcmon <version> (node <version>)`, from the package.json next to src/ or dist/. */
+export function versionText(): string {
+  let version = 'unknown';
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    version = pkg.version ?? version;
+  } catch {
+    // a copy of the code without its package.json: say so rather than fail
+  }
+  return `rtcmon, version ${version} (node ${process.version})\n`;
+}
+
+/** A value as a user would type it on the command line. */
+function shown(o: Option<unknown>, value: unknown): string {
+  if (o.format) return o.format(value);
+  if (typeof value === 'string') return value === '' ? '""' : value;
+  return String(value);
+}
+
+/**
+ * `--help` text for a role, in Prometheus' style: every flag with its default written the way it is typed
+ * (`--web.listen-address=:9201`, `--batch.max-delay=100ms`, `--write.max-body-bytes=16MiB`), its help and
+ * its environment variable; booleans that default to true show their `--no-` form.
+ */
 export function usage(role: string, spec: Spec): string {
-  const all: Spec = { ...commonOptions, ...spec };
-  const lines = Object.values(all).map(
-    (o) => `  --${o.flag}  ${o.help} (default ${JSON.stringify(o.default)}; env ${envName(o.flag)})`,
-  );
-  return `usage: rtcmon ${role} [flags]\n\n${lines.join('\n')}\n`;
+  const all: Spec = { ...spec, ...commonOptions };
+  const lines = Object.values(all).map((o) => {
+    const head =
+      typeof o.default === 'boolean'
+        ? o.default
+          ? `--[no-]${o.flag}  (default on)`
+          : `--${o.flag}`
+        : `--${o.flag}=${shown(o, o.default)}`;
+    return `  ${head}\n      ${o.help} [env ${envName(o.flag)}]`;
+  });
+  lines.push('  --version\n      Print the version and exit.', '  --help\n      Print this help and exit.');
+  return `usage: rtcmon ${role} [flags]\n\nflags (flag, then env, then --config.file, then default):\n${lines.join('\n')}\n`;
 }
