@@ -90,6 +90,8 @@ export interface ServerRow
   readonly full: boolean;
   readonly excluded: { readonly reason: ExclusionCode; readonly detail: string } | null;
   readonly notes: readonly string[];
+  /** The signal that limits the headroom most when it is not participants (null: participants, or none). */
+  readonly limiting: string | null;
 }
 
 /** Where an assignment came from: made here, or replicated from another dispatcher replica. */
@@ -773,6 +775,7 @@ export class Chooser {
             ? { reason: 'full', detail: this.fullDetail(s, eff) }
             : null,
         notes: notesOf(a, this.policy),
+        limiting: limitingNote(a, this.policy) ?? null,
       });
     }
     return rows;

@@ -4,6 +4,7 @@ import { loadConfig, options, usage } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import type { StackContext, StackPart, StartedPart } from './part.ts';
 import { adapterPart } from './parts/adapter.ts';
+import { consolePart } from './parts/console.ts';
 import { dispatcherPart } from './parts/dispatcher.ts';
 import { exporterPart } from './parts/exporter.ts';
 import { nodeExporterPart } from './parts/node-exporter.ts';
@@ -27,7 +28,13 @@ const spec = {
 };
 
 /** Every part, in start order within its phase. */
-const PARTS: readonly StackPart[] = [adapterPart, nodeExporterPart, exporterPart, dispatcherPart];
+const PARTS: readonly StackPart[] = [
+  adapterPart,
+  nodeExporterPart,
+  exporterPart,
+  dispatcherPart,
+  consolePart,
+];
 
 /** `rtcmon stack`: starts the whole system on 127.0.0.1 and stops everything it started on Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {

@@ -13,6 +13,8 @@ export interface StackContext {
   port(preferred: number): Promise<number>;
   /** Set once Prometheus is up (for parts of the `consumers` phase). */
   prometheusUrl?: string;
+  /** Set once the dispatcher is up (for the console). */
+  dispatcherUrl?: string;
 }
 
 export interface StartedPart {

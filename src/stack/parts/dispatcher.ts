@@ -45,6 +45,7 @@ export const dispatcherPart: StackPart = {
       // /-/ready: the first snapshot is in (demo clients then get answers, once the fleet is scraped).
     });
 
+    ctx.dispatcherUrl = url;
     const log = ctx.logger.child({ part: 'dispatcher-demo' });
     const joined: Joined[] = [];
     let seq = 0;

@@ -1,0 +1,92 @@
+/** The console's own API, as the pages call it: JSON in and out, errors with the upstream's message. */
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} type
+   * @param {string} message
+   * @param {unknown} [body]
+   */
+  constructor(status, type, message, body) {
+    super(message);
+    this.status = status;
+    this.type = type;
+    this.body = body;
+  }
+  /** Prometheus or the dispatcher did not answer at all. */
+  get unreachable() {
+    return this.status === 502 || this.status === 0 || this.type.endsWith('_unreachable');
+  }
+}
+
+/** Listeners told about every failed call (the page banner shows unreachable upstreams). */
+const listeners = new Set();
+/** @param {(e: ApiError, url: string) => void} f */
+export function onApiError(f) {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+/**
+ * @param {string} url
+ * @param {RequestInit & {accept?: number[]}} [init] `accept`: non-2xx statuses whose JSON body is an answer
+ */
+export async function call(url, init = {}) {
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    const e = new ApiError(0, 'console_unreachable', `the console did not answer: ${err}`);
+    for (const f of listeners) f(e, url);
+    throw e;
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // a non-JSON body: reported below by status
+  }
+  if (res.ok || init.accept?.includes(res.status)) return body;
+  const b = /** @type {any} */ (body) ?? {};
+  const e = new ApiError(
+    res.status,
+    b.errorType ?? `http_${res.status}`,
+    b.error ?? b.message ?? `HTTP ${res.status}`,
+    body,
+  );
+  for (const f of listeners) f(e, url);
+  throw e;
+}
+
+/** Prometheus' HTTP API through the console. */
+export const prom = {
+  /**
+   * @param {string} query
+   * @param {number} start seconds
+   * @param {number} end seconds
+   * @param {number} step seconds
+   */
+  range: (query, start, end, step) =>
+    call(
+      `/api/prom/query_range?${new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) })}`,
+    ),
+  /**
+   * @param {string} query
+   * @param {number} time seconds
+   */
+  instant: (query, time) => call(`/api/prom/query?${new URLSearchParams({ query, time: String(time) })}`),
+  /**
+   * @param {string} label
+   * @param {string | undefined} match
+   * @param {number} start
+   * @param {number} end
+   */
+  labelValues: async (label, match, start, end) => {
+    const q = { start: String(start), end: String(end) };
+    if (!match) return (await call(`/api/prom/label/${label}/values?${new URLSearchParams(q)}`)).data;
+    const r = await call(`/api/prom/series?${new URLSearchParams({ ...q, 'match[]': match })}`);
+    return /** @type {Record<string,string>[]} */ (r.data)
+      .map((m) => m[label])
+      .filter((v) => v !== undefined);
+  },
+};
