@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 npx biome ci --colors=off .
 npx tsc --noEmit -p .
-if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find src test -name '*.test.ts' | sort); fi
+if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find src test bench -name '*.test.ts' | sort); fi
 exec node --import tsx --test --test-reporter=spec --test-timeout=600000 "${files[@]}"
