@@ -13,7 +13,7 @@
  * Run: node --import tsx bench/dispatch/balance.ts [--seeds=1,2,3] [--scenario=N] [--set=policyField=number …]
  */
 import os from 'node:os';
-import { defaultPolicy } from '../../src/dispatcher/config.ts';
+import { defaultPolicy, type Policy } from '../../src/dispatcher/config.ts';
 import { clairvoyant, jicofo, leastLoaded, legacyPath, livekit, STALE_MS } from './sim/baselines.ts';
 import type { Placer, Truth } from './sim/model.ts';
 import { rng } from './sim/rng.ts';
@@ -40,9 +40,16 @@ const overrides: Record<string, number> = Object.fromEntries(
       return [k!, Number(v)];
     }),
 );
-const policy = { ...defaultPolicy, ...overrides };
 /** `--world='{"pathWeights":[1,0,0]}'`: change the simulated world's settings (to take a result apart). */
 const world: Settings = { ...settings, ...(JSON.parse(arg('world') ?? '{}') as Partial<Settings>) };
+/** rtcmon's defaults, with the pipeline's intervals as an operator sets them (--ledger.*, --snapshot.interval). */
+const policy: Policy = {
+  ...defaultPolicy,
+  reportIntervalMs: world.pushMs,
+  scrapeIntervalMs: world.scrapeMs,
+  refreshIntervalMs: world.refreshMs,
+  ...overrides,
+};
 const seeds = arg('seeds')?.split(',').map(Number) ?? [...settings.seeds];
 const only = arg('scenario');
 const marks = { high: settings.highMark };
@@ -74,7 +81,7 @@ console.log(
   `  paths: ${PATHS.map((p, i) => `${p} ${s.pathWeights[i]! * 100}%`).join(', ')} of rooms; server s${workload(scenarios[0]!, 1, s).failServer} (eu, 200) fails at ${sec(s.failAtMs)}, clients reconnect after ${s.reconnectMs.map((x) => x / 1000).join('-')} s, a join sent to it times out after ${sec(s.connectTimeoutMs)}; s${workload(scenarios[0]!, 1, s).drainServer} (us, 100) drained at ${sec(s.drainAtMs)}`,
 );
 console.log(
-  `  run: ${sec(s.durationMs)} simulated per scenario and seed, seeds ${seeds.join(',')}${arg('world') ? `, world changed: ${arg('world')}` : ''}; rtcmon policy: defaults${Object.keys(overrides).length ? ` with ${JSON.stringify(overrides)}` : ''}`,
+  `  run: ${sec(s.durationMs)} simulated per scenario and seed, seeds ${seeds.join(',')}${arg('world') ? `, world changed: ${arg('world')}` : ''}; rtcmon policy: defaults with --ledger.report-interval=${sec(policy.reportIntervalMs)} --ledger.scrape-interval=${sec(policy.scrapeIntervalMs)} --snapshot.interval=${sec(policy.refreshIntervalMs)} (--ledger.join-delay ${sec(policy.joinDelayMs)})${Object.keys(overrides).length ? `, changed: ${JSON.stringify(overrides)}` : ''}`,
 );
 console.log(
   `  load average ${os

@@ -10,6 +10,7 @@ const obs = (id: string, participants: number, over: Partial<Observed> = {}): Ob
   region: 'eu',
   capacity: 100,
   participants,
+  joinAttempts: 0,
   state: 'serving',
   up: true,
   sampleTimeMs: 0,

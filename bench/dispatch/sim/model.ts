@@ -8,6 +8,8 @@ export interface Observed {
   readonly capacity: number;
   /** rtc_participants as of the server's last push before Prometheus' last scrape. */
   readonly participants: number;
+  /** rtc_join_attempts_total as of the same push: joins the server has seen since it started. */
+  readonly joinAttempts: number;
   readonly state: 'serving' | 'draining';
   /** `up` of the last scrape: false once a scrape of a failed server has failed. */
   readonly up: boolean;

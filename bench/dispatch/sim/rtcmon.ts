@@ -31,6 +31,8 @@ export function rtcmon(policy: Policy, random: () => number): Placer {
           capacity: o.capacity,
           participants: o.participants,
           sampleTimeMs: T0 + o.sampleTimeMs,
+          statsUpdatedMs: T0 + o.statsUpdatedMs,
+          joinAttempts: o.joinAttempts,
           lastSeenMs: T0 + o.sampleTimeMs,
         });
       });

@@ -131,6 +131,8 @@ export function simulate(
   const draining = new Uint8Array(n);
   // What each server last pushed, and what Prometheus last scraped of it.
   const pushedP = new Int32Array(n);
+  const joinCounter = new Int32Array(n);
+  const pushedJoins = new Int32Array(n);
   const pushedAt = new Float64Array(n);
   const pushedDraining = new Uint8Array(n);
   const scraped: Observed[] = new Array(n);
@@ -195,6 +197,7 @@ export function simulate(
       region: v.region,
       capacity: v.capacity,
       participants: pushedP[i]!,
+      joinAttempts: pushedJoins[i]!,
       state: pushedDraining[i] ? 'draining' : 'serving',
       up: true,
       sampleTimeMs: at,
@@ -256,6 +259,7 @@ export function simulate(
         if (gone[m] || e.gen !== gen[m] || server[m]! < 0) break;
         const i = server[m]!;
         connected[m] = 1;
+        joinCounter[i]!++;
         if (participants[i]! >= assigned[i]!) throw new Error(`server ${i}: more connected than allocated`);
         if (!once[m]) everConnected++;
         once[m] = 1;
@@ -282,6 +286,7 @@ export function simulate(
         const i = e.arg;
         if (!alive[i]) break;
         pushedP[i] = participants[i]!;
+        pushedJoins[i] = joinCounter[i]!;
         pushedDraining[i] = draining[i]!;
         pushedAt[i] = now;
         ev.push(now + s.pushMs + (pipe() - 0.5) * s.pushJitterMs, Kind.Push, i);
