@@ -104,28 +104,64 @@ describe('dispatcher app', () => {
     );
   });
 
-  it('legacy GetRtcServer keeps its shape', async () => {
+  it('legacy GetRtcServer answers in the original contract by default on every legacy path', async () => {
     const { call } = setup();
     for (const [m, p, b] of [
       ['GET', '/?Action=GetRtcServer', undefined],
       ['POST', '/', { Action: 'GetRtcServer' }],
+      ['POST', '/', 'Action=GetRtcServer'],
       ['GET', '/GetRtcServer', undefined],
+      ['POST', '/GetRtcServer', {}],
+      ['GET', '/GetRtcServer?Format=original', undefined],
     ] as const) {
       const r = await call(m, p, b);
       assert.equal(r.status, 200, `${m} ${p}`);
-      assert.equal(r.body.RetCode, 0);
-      assert.equal(r.body.Action, 'GetRtcServerResponse');
-      assert.equal(r.body.TotalCount, 2);
-      assert.deepEqual((r.body.DataSet as unknown[])[0], {
-        Hostname: 'h-a',
-        Eip: '198.51.100.1',
-        Port: 7000,
-        State: 'serving',
+      assert.deepEqual(r.body, {
+        RetCode: 0,
+        Action: 'GetRtcServerResponse',
+        Message: 'GetRtcServer ok',
+        TotalCount: 2,
+        DataSet: [
+          { Hostname: 'h-a', Eip: '198.51.100.1:7000', Port: '7000', State: 'running' },
+          { Hostname: 'h-b', Eip: '198.51.100.1:7000', Port: '7000', State: 'running' },
+        ],
       });
     }
     const bad = await call('GET', '/?Action=Nope');
     assert.equal(bad.status, 400);
     assert.notEqual(bad.body.RetCode, 0);
+    const badFormat = await call('GET', '/GetRtcServer?Format=xml');
+    assert.equal(badFormat.status, 400);
+    assert.match(String(badFormat.body.Message), /Format must be/);
+  });
+
+  it('legacy GetRtcServer: the richer form behind Format=extended is a superset of the original', async () => {
+    const { call } = setup();
+    for (const [m, p, b] of [
+      ['GET', '/?Action=GetRtcServer&Format=extended&Region=us', undefined],
+      ['POST', '/', { Action: 'GetRtcServer', Format: 'extended', Region: 'us' }],
+    ] as const) {
+      const r = await call(m, p, b);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.Message, 'GetRtcServer ok');
+      assert.equal(r.body.TotalCount, 1);
+      assert.equal(r.body.Blind, false);
+      assert.deepEqual((r.body.DataSet as unknown[])[0], {
+        Hostname: 'h-b',
+        Eip: '198.51.100.1:7000',
+        Port: '7000',
+        State: 'running',
+        Id: 'b',
+        Region: 'us',
+        Zone: 'eu-1a',
+        ServerState: 'serving',
+        Score: 0.444,
+        Load: 0.5,
+        Participants: 50,
+        Pending: 0,
+        Capacity: 100,
+      });
+    }
   });
 
   it('no server: 503 with the reason', async () => {

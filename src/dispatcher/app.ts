@@ -194,14 +194,52 @@ export function createDispatcherApp(deps: AppDeps): App {
     const region = p.Region;
     if (region !== undefined && typeof region !== 'string')
       return json(400, { RetCode: 230, Action: 'GetRtcServerResponse', Message: 'Region must be a string' });
+    const format = p.Format;
+    if (format !== undefined && format !== '' && format !== 'original' && format !== 'extended')
+      return json(400, {
+        RetCode: 230,
+        Action: 'GetRtcServerResponse',
+        Message: `Format must be "original" (the default) or "extended", got ${JSON.stringify(format)}`,
+      });
+    const now = clock();
     const list = chooser.admissible(region || undefined);
-    return json(200, {
+    // The original contract, field for field: Eip carries the port, Port is a string, listed servers run.
+    const original = list.map((s) => ({
+      Hostname: s.host,
+      Eip: hostPort(s.eip, s.port),
+      Port: String(s.port),
+      State: 'running',
+    }));
+    const body: Record<string, unknown> = {
       RetCode: 0,
       Action: 'GetRtcServerResponse',
-      Message: chooser.blind ? 'monitoring blind: answered from the last good snapshot' : '',
+      Message: 'GetRtcServer ok',
       TotalCount: list.length,
-      DataSet: list.map((s) => ({ Hostname: s.host, Eip: s.eip, Port: s.port, State: s.state })),
-    });
+      DataSet: original,
+    };
+    if (format === 'extended') {
+      // A superset of the original: the same fields, plus what the dispatcher knows of each server.
+      const rows = new Map(chooser.rows(now).map((r) => [r.id, r]));
+      body.DataSet = list.map((s, i) => {
+        const r = rows.get(s.id);
+        return {
+          ...original[i],
+          Id: s.id,
+          Region: s.region,
+          Zone: s.zone,
+          ServerState: s.state,
+          Score: r?.score ?? null,
+          Load: r?.load ?? null,
+          Participants: s.participants,
+          Pending: r?.pending ?? 0,
+          Capacity: s.capacity,
+        };
+      });
+      body.Blind = chooser.blind;
+      body.BlindForMs = chooser.blindForMs(now);
+      body.DataAgeMs = chooser.current.takenAtMs ? now - chooser.current.takenAtMs : null;
+    }
+    return json(200, body);
   };
 
   const routes: Route[] = [
@@ -238,6 +276,11 @@ export function createDispatcherApp(deps: AppDeps): App {
     },
   ];
   return createApp(routes, logger);
+}
+
+/** `host:port`, with IPv6 addresses in brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function withAction(q: URLSearchParams): URLSearchParams {

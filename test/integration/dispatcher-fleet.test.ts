@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join as pathJoin } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { type SimServer, startSimFleet } from '../../src/sdk/sim-server.ts';
 import { type NodeExporter, startNodeExporter } from '../../src/stack/servers/node-exporter.ts';
@@ -12,6 +15,7 @@ import { type Prometheus, startPrometheus } from '../../src/stack/servers/promet
 import { startRole } from '../../src/stack/servers/role.ts';
 import { allocate, join, servers, until } from './dispatcher-helpers.ts';
 
+const run = promisify(execFile);
 const SCRAPE_MS = 1000;
 const REFRESH_MS = 1000;
 const TOKEN = 'it-token';
@@ -86,6 +90,20 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
       200,
     );
     assert.ok(s.servers.every((x) => x.notes.some((n) => /^memory \d/.test(n))));
+  });
+
+  it('a Go client written against the original GetRtcServer struct reads every legacy path', async () => {
+    // Built with Debian's golang-go into this test's temp dir (GOCACHE kept between runs).
+    const bin = pathJoin(dir, 'legacy-go-client');
+    const src = fileURLToPath(new URL('./legacy-go-client/main.go', import.meta.url));
+    await run('go', ['build', '-o', bin, src], {
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off' },
+    });
+    const { stdout } = await run(bin, [url]);
+    process.stdout.write(`${stdout.trim().replace(/^/gm, '# ')}\n`);
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 6, stdout);
+    for (const l of lines) assert.match(l, /^ok .*: 6 running, first 127\.0\.0\.1:\d+ /);
   });
 
   it('spreads allocations over the fleet; the fleet load follows them; the ledger empties once scraped', async () => {
