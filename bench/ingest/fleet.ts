@@ -1,16 +1,22 @@
 import snappy from 'snappy';
 
 /**
- * Remote-write requests shaped like Prometheus scraping an RTC fleet: `servers` targets of about a hundred
- * series each (rtc_* gauges, counters and histogram buckets with `server`, `instance`, `job`, `region`,
- * `zone` labels, plus external labels), scraped every 15 s with per-target offsets. Series are spread
- * over `shards` like Prometheus' remote-write shards; each shard cuts its queue into batches of 500 to
- * 2,000 samples. Encoded by hand (protobuf wire format) and snappy-compressed once, before timing.
+ * Remote-write requests shaped like Prometheus scraping an RTC fleet: `servers` targets of 100 series each
+ * (rtc_* gauges, counters and histogram buckets plus the process series of each server, with `server`,
+ * `instance`, `job`, `region`, `zone` labels and an external `cluster` label), scraped every 15 s with
+ * per-target offsets; the last scrape is just before `endMs` (timestamps relative to now: VictoriaMetrics
+ * drops samples far from now and still answers 204). Series are spread over `shards` like Prometheus'
+ * remote-write shards (hash of the series); each shard sends `samplesPerRequest` samples per request
+ * (Prometheus' max_samples_per_send, 2,000 by default), the rest at the end. Encoded by hand (protobuf wire
+ * format) and snappy-compressed once, before timing.
  */
 export interface FleetOptions {
   servers: number;
   rounds: number;
   shards: number;
+  samplesPerRequest: number;
+  /** Timestamps end just before this (ms since the epoch). */
+  endMs: number;
   seed?: number;
 }
 
@@ -18,6 +24,8 @@ export interface Payloads {
   bodies: Buffer[];
   /** Samples in each body. */
   samples: number[];
+  /** The shard (sender) of each body: a shard sends its own bodies in order, one at a time. */
+  shard: number[];
   totalSamples: number;
   series: number;
   compressedBytes: number;
@@ -125,6 +133,21 @@ function serverSeries(s: number): SeriesDef[] {
   hist('rtc_quality_score', ['1', '2', '3', '3.5', '4', '4.3', '+Inf']);
   hist('rtc_join_duration_seconds', ['0.1', '0.25', '0.5', '1', '2.5', '5', '+Inf']);
   hist('rtc_session_duration_seconds', ['10', '60', '300', '900', '3600', '+Inf']);
+  for (const n of ['process_cpu_seconds_total', 'nodejs_gc_runs_total']) add(n, 'counter');
+  for (const n of [
+    'process_resident_memory_bytes',
+    'process_heap_bytes',
+    'process_open_fds',
+    'process_start_time_seconds',
+    'nodejs_eventloop_lag_seconds',
+    'nodejs_active_handles',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_external_memory_bytes',
+    'up',
+    'scrape_duration_seconds',
+  ])
+    add(n, 'gauge');
   return out;
 }
 
@@ -135,15 +158,14 @@ export function buildPayloads(o: FleetOptions): Payloads {
   const shardOf = series.map(() => Math.floor(rand() * o.shards));
   const offsets = Array.from({ length: o.servers }, () => Math.floor(rand() * 15_000));
   const values = series.map(() => Math.floor(rand() * 1000));
-  const base = Date.UTC(2026, 0, 1);
+  const base = o.endMs - o.rounds * 15_000;
   const bodies: Buffer[] = [];
   const samples: number[] = [];
+  const shard: number[] = [];
   let rawBytes = 0;
   let compressedBytes = 0;
-  // One growing encode buffer per shard; a batch is cut at a random size in [500, 2000].
   const queues: number[][] = Array.from({ length: o.shards }, () => []);
   const queueSeries: number[][] = Array.from({ length: o.shards }, () => []);
-  const targetSize = Array.from({ length: o.shards }, () => 500 + Math.floor(rand() * 1501));
   const scratch = Buffer.allocUnsafe(64 * 1024 * 1024);
   const flushShard = (sh: number) => {
     const idx = queueSeries[sh]!;
@@ -180,25 +202,25 @@ export function buildPayloads(o: FleetOptions): Payloads {
     const body = snappy.compressSync(raw) as Buffer;
     bodies.push(body);
     samples.push(idx.length);
+    shard.push(sh);
     rawBytes += raw.length;
     compressedBytes += body.length;
     queueSeries[sh] = [];
     queues[sh] = [];
-    targetSize[sh] = 500 + Math.floor(rand() * 1501);
   };
   for (let r = 0; r < o.rounds; r++) {
     for (let i = 0; i < series.length; i++) {
       const sh = shardOf[i]!;
       queueSeries[sh]!.push(i);
       queues[sh]!.push(base + r * 15_000 + offsets[series[i]!.server]!);
-      if (queueSeries[sh]!.length >= targetSize[sh]!) flushShard(sh);
+      if (queueSeries[sh]!.length >= o.samplesPerRequest) flushShard(sh);
     }
   }
   for (let sh = 0; sh < o.shards; sh++) flushShard(sh);
-  // Shards send concurrently: interleave their batches in the order they would leave.
   return {
     bodies,
     samples,
+    shard,
     totalSamples: samples.reduce((a, b) => a + b, 0),
     series: series.length,
     compressedBytes,

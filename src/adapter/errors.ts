@@ -13,6 +13,10 @@ export type RejectReason =
   | 'decoded_too_large'
   | 'unsupported_encoding';
 
+/** Content-Encoding other than snappy (remote write 1.0 knows only snappy). */
+export const unsupportedEncoding = (enc: string): HttpError =>
+  new HttpError(415, 'unsupported_encoding', `content-encoding ${JSON.stringify(enc)}: only snappy`);
+
 export const malformed = (code: RejectReason, message: string, cause?: unknown): HttpError =>
   new HttpError(400, code, message, cause === undefined ? {} : { cause });
 
@@ -48,6 +52,7 @@ export type StorageReason =
   | 'clickhouse_too_many_parts'
   | 'clickhouse_memory'
   | 'clickhouse_error'
+  | 'clickhouse_bad_answer'
   | 'memory_bound'
   | 'shutting_down'
   | 'not_migrated';
@@ -63,6 +68,18 @@ export class StorageError extends HttpError {
     this.reason = reason;
   }
 }
+
+/** The schema is not created yet (migration still running at start-up). */
+export const notMigrated = (retryAfterMs: number): StorageError =>
+  new StorageError('not_migrated', 'the ClickHouse schema is not ready yet', { retryAfterMs });
+
+/** The adapter already holds its bound of unstored writes. */
+export const memoryBound = (used: number, limit: number, retryAfterMs: number): StorageError =>
+  new StorageError(
+    'memory_bound',
+    `the adapter holds ${used} bytes of unstored writes (limit ${limit}); retry later`,
+    { retryAfterMs },
+  );
 
 /** An error answer from ClickHouse (`Code: N, e.displayText() = …`), with its numeric code. */
 export class ClickHouseError extends Error {
@@ -88,18 +105,45 @@ const CH_CODES: Record<number, StorageReason> = {
   210: 'clickhouse_unreachable', // NETWORK_ERROR
 };
 
-/** Maps any failure of a ClickHouse call to the 503 that tells Prometheus to retry. */
+/** Socket errors that mean ClickHouse could not be reached or the connection broke. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/**
+ * Maps any failure of a ClickHouse call to the 503 that tells Prometheus to retry. Only a timeout or a
+ * socket error is "unreachable"; an answer the adapter could not use (a RowBinary row cut short, an
+ * unexpected shape) is `clickhouse_bad_answer`, so /metrics and the client see what really happened.
+ */
 export function storageError(err: unknown, retryAfterMs: number): StorageError {
   if (err instanceof StorageError) return err;
   if (err instanceof ClickHouseError) {
     const reason = CH_CODES[err.code] ?? 'clickhouse_error';
     return new StorageError(reason, `ClickHouse: ${err.message}`, { cause: err, retryAfterMs });
   }
-  const e = err as NodeJS.ErrnoException;
-  const timeout = e?.name === 'TimeoutError' || e?.code === 'ETIMEDOUT' || e?.code === 'ESOCKETTIMEDOUT';
-  return new StorageError(
-    timeout ? 'clickhouse_timeout' : 'clickhouse_unreachable',
-    `ClickHouse unreachable: ${e?.message ?? String(err)}`,
-    { cause: err, retryAfterMs },
-  );
+  const e = err as NodeJS.ErrnoException | undefined;
+  const message = e?.message ?? String(err);
+  if (e?.name === 'TimeoutError' || e?.code === 'ETIMEDOUT' || e?.code === 'ESOCKETTIMEDOUT')
+    return new StorageError('clickhouse_timeout', `ClickHouse timed out: ${message}`, {
+      cause: err,
+      retryAfterMs,
+    });
+  if (e?.code !== undefined && NETWORK_CODES.has(e.code))
+    return new StorageError('clickhouse_unreachable', `ClickHouse unreachable: ${message}`, {
+      cause: err,
+      retryAfterMs,
+    });
+  return new StorageError('clickhouse_bad_answer', `ClickHouse's answer could not be used: ${message}`, {
+    cause: err,
+    retryAfterMs,
+  });
 }

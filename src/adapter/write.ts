@@ -4,7 +4,14 @@ import type { Logger } from '../lib/logger.ts';
 import type { Batcher } from './batcher.ts';
 import type { Budget } from './budget.ts';
 import { type DecodedWrite, decodeWriteRequest, type SeriesCache } from './decode.ts';
-import { malformed, StorageError, storageError, tooLarge } from './errors.ts';
+import {
+  malformed,
+  memoryBound,
+  notMigrated,
+  storageError,
+  tooLarge,
+  unsupportedEncoding,
+} from './errors.ts';
 import type { AdapterMetrics } from './metrics.ts';
 import { snappyHeader, uncompressToScratch } from './snappy.ts';
 import type { WriteChunk } from './store.ts';
@@ -40,16 +47,8 @@ export function createWriteHandler(deps: WriteDeps): Handler {
 
   return async (req): Promise<Reply> => {
     const enc = req.headers['content-encoding'];
-    if (enc !== undefined && enc !== '' && enc.toLowerCase() !== 'snappy')
-      reject(
-        new HttpError(415, 'unsupported_encoding', `content-encoding ${JSON.stringify(enc)}: only snappy`),
-      );
-    if (!deps.isMigrated())
-      reject(
-        new StorageError('not_migrated', 'the ClickHouse schema is not ready yet', {
-          retryAfterMs: deps.retryAfterMs,
-        }),
-      );
+    if (enc !== undefined && enc !== '' && enc.toLowerCase() !== 'snappy') reject(unsupportedEncoding(enc));
+    if (!deps.isMigrated()) reject(notMigrated(deps.retryAfterMs));
     const body = req.body;
     if (body.length === 0) reject(malformed('malformed_snappy', 'empty body: expected a snappy block'));
     let declared = 0;
@@ -68,14 +67,7 @@ export function createWriteHandler(deps: WriteDeps): Handler {
       );
     // Held until the answer: the body and its decoded rows.
     let held = body.length + declared;
-    if (!budget.tryAcquire(held))
-      reject(
-        new StorageError(
-          'memory_bound',
-          `the adapter holds ${budget.used} bytes of unstored writes (limit ${budget.limit}); retry later`,
-          { retryAfterMs: deps.retryAfterMs },
-        ),
-      );
+    if (!budget.tryAcquire(held)) reject(memoryBound(budget.used, budget.limit, deps.retryAfterMs));
     let decoded: DecodedWrite | undefined;
     try {
       try {

@@ -1,4 +1,4 @@
-/** The exporter's error catalogue: every 4xx the push endpoint answers, with a stable code. */
+/** The exporter's error catalogue: every 4xx the push and Janus events endpoints answer, with a stable code. */
 import { HttpError } from '../lib/errors.ts';
 
 export const pushErrors = {
@@ -29,3 +29,25 @@ export const pushErrors = {
       },
     ),
 };
+
+/** The Janus events endpoint (Janus' HTTP event handler posts here). */
+export const janusEventErrors = {
+  unauthorized: () =>
+    new HttpError(401, 'unauthorized', 'janus events: missing or wrong basic-auth credentials'),
+  badJson: () => new HttpError(400, 'bad_json', 'janus events: body is not JSON'),
+  badEvents: () =>
+    new HttpError(400, 'bad_events', 'janus events: expected an event object or an array of them'),
+};
+
+/** A failed Janus admin API call: transport error, non-2xx status, or a `janus: "error"` answer. */
+export class JanusAdminError extends Error {
+  override readonly name = 'JanusAdminError';
+  constructor(
+    message: string,
+    /** Janus' error code (e.g. 403 unauthorized) or 0 for transport failures. */
+    readonly code = 0,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -51,15 +51,21 @@ test('bad figures are ignored, the stats timestamp moves only on change', () => 
   });
   now += 1000;
   const s = m.snapshot();
-  assert.equal(s.updatedSeconds, 1006);
+  // Every figure above was ignored: nothing changed, so the stats timestamp stays.
+  assert.equal(s.updatedSeconds, 1000);
   assert.equal(s.scalars?.rtc_rtp_bytes_total?.[0]?.value, 0);
   assert.equal(s.scalars?.rtc_nacks_total?.[0]?.value, 0);
   assert.equal(s.histograms?.rtc_rtt_seconds?.[0]?.sum, 0);
   assert.equal(s.histograms?.rtc_quality_score?.[0]?.sum, 0);
   now += 1000;
-  assert.equal(m.snapshot().updatedSeconds, 1006);
+  assert.equal(m.snapshot().updatedSeconds, 1000);
   m.rtcp({ kind: 'video', rttSeconds: 0.1, lossRatio: 0.02 });
-  const q = m.snapshot().histograms?.rtc_quality_score?.[1];
+  const moved = m.snapshot();
+  assert.equal(moved.updatedSeconds, 1007);
+  m.rtcp({ kind: 'audio', nacks: 2 });
+  now += 1000;
+  assert.equal(m.snapshot().updatedSeconds, 1008);
+  const q = moved.histograms?.rtc_quality_score?.[1];
   assert.equal(q?.labels?.kind, 'video');
   assert.ok(q && q.sum > 3 && q.sum < 4.5);
 });

@@ -264,22 +264,31 @@ export function createRtcMetrics(opts: RtcMetricsOptions = {}): RtcMetrics {
       const rttS = r.rttSeconds;
       const jitterS = r.jitterSeconds;
       const lossR = r.lossRatio;
+      // Only figures that change something move the stats timestamp (a report of ignored figures does not).
       let figures = false;
+      let changed = false;
       if (rttS !== undefined && nonNeg(rttS)) {
         rtt.observe(rttS);
         figures = true;
       }
-      if (jitterS !== undefined && nonNeg(jitterS)) jitter[k].observe(jitterS);
+      if (jitterS !== undefined && nonNeg(jitterS)) {
+        jitter[k].observe(jitterS);
+        changed = true;
+      }
       if (lossR !== undefined && lossR >= 0 && lossR <= 1) {
         loss[k].observe(lossR);
         figures = true;
       }
       if (figures) quality[k].observe(estimateMos(rttS ?? 0, jitterS ?? 0, lossR ?? 0));
-      if (r.packetsLost !== undefined && r.packetsLost > 0 && r.packetsLost !== Infinity)
-        lost[r.direction === 'out' ? 1 : 0]! += r.packetsLost;
-      if (r.nacks !== undefined && r.nacks > 0 && r.nacks !== Infinity) nacks += r.nacks;
-      if (r.plis !== undefined && r.plis > 0 && r.plis !== Infinity) plis += r.plis;
-      dirty = true;
+      const count = (n: number | undefined): number =>
+        n !== undefined && n > 0 && n !== Number.POSITIVE_INFINITY ? n : 0;
+      const lostN = count(r.packetsLost);
+      const nacksN = count(r.nacks);
+      const plisN = count(r.plis);
+      lost[r.direction === 'out' ? 1 : 0]! += lostN;
+      nacks += nacksN;
+      plis += plisN;
+      if (figures || changed || lostN > 0 || nacksN > 0 || plisN > 0) dirty = true;
     },
     snapshot(o = {}) {
       if (dirty) {

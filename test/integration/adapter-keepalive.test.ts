@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import snappy from 'snappy';
-import { WriteRequest } from '../support/prompb.ts';
 import { type AdapterRig, adapterMetric, startRig } from '../support/adapter-harness.ts';
+import { WriteRequest } from '../support/prompb.ts';
 
 /** ClickHouse closes a connection idle this long (18.16's default is 3 s). */
 const KEEP_ALIVE_S = 2;

@@ -4,17 +4,9 @@
  * or `janus: "error"` answer rejects with a JanusAdminError.
  */
 
-export class JanusAdminError extends Error {
-  override readonly name = 'JanusAdminError';
-  constructor(
-    message: string,
-    /** Janus' error code (e.g. 403 unauthorized) or 0 for transport failures. */
-    readonly code = 0,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { JanusAdminError } from '../errors.ts';
+
+export { JanusAdminError };
 
 /** `rtcp.main` of one medium in handle_info (figures in ms and packets). */
 export interface JanusRtcp {

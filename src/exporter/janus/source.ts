@@ -7,10 +7,10 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { HttpError } from '../../lib/errors.ts';
 import { json, type Route } from '../../lib/http.ts';
 import { type Logger, silentLogger } from '../../lib/logger.ts';
 import type { ServerInfo } from '../../sdk/index.ts';
+import { janusEventErrors } from '../errors.ts';
 import type { Source } from '../source.ts';
 import { createJanusAdmin, type JanusAdmin, type JanusHandleInfo } from './admin.ts';
 import { parseEvents } from './events.ts';
@@ -181,23 +181,14 @@ export function createJanusSource(opts: JanusSourceOptions): JanusSource {
           maxBodyBytes: 16 << 20,
           handler: (req) => {
             if (expectedAuth && !safeEqual(req.headers.authorization ?? '', expectedAuth))
-              throw new HttpError(
-                401,
-                'unauthorized',
-                'janus events: missing or wrong basic-auth credentials',
-              );
+              throw janusEventErrors.unauthorized();
             let body: unknown;
             try {
               body = JSON.parse(req.body.toString('utf8'));
             } catch {
-              throw new HttpError(400, 'bad_json', 'janus events: body is not JSON');
+              throw janusEventErrors.badJson();
             }
-            if (typeof body !== 'object' || body === null)
-              throw new HttpError(
-                400,
-                'bad_events',
-                'janus events: expected an event object or an array of them',
-              );
+            if (typeof body !== 'object' || body === null) throw janusEventErrors.badEvents();
             const parsed = parseEvents(body);
             state.applyEvents(parsed.events);
             eventsCounter.inc({ result: 'used' }, parsed.events.length);

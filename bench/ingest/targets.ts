@@ -1,0 +1,127 @@
+import { join } from 'node:path';
+import { startClickHouse } from '../../src/stack/servers/clickhouse.ts';
+import { freePort, httpOk, startProcess } from '../../src/stack/servers/process.ts';
+import { RTCMON_BIN } from '../../src/stack/servers/role.ts';
+import { startVictoriaMetrics } from '../../src/stack/servers/victoria-metrics.ts';
+
+/** One system under test, started empty for each run. */
+export interface IngestTarget {
+  readonly name: string;
+  /** Flags and settings, printed before any result. */
+  readonly settings: string;
+  start(dir: string): Promise<RunningTarget>;
+}
+
+export interface RunningTarget {
+  /** Remote-write 1.0 endpoint. */
+  readonly writeUrl: string;
+  /** The processes whose CPU time is the target's cost, by name. */
+  readonly processes: readonly { name: string; pid: number }[];
+  /** Samples the store holds with timestamps in [fromMs, toMs], counted in the store itself. */
+  storedSamples(fromMs: number, toMs: number): Promise<number>;
+  /** A line of target-specific figures after the run (e.g. inserts). */
+  notes(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** rtcmon adapter (a process from the sources) on one clickhouse-server 18.16. */
+export function rtcmonSingleNode(opts: {
+  adapterArgs: readonly string[];
+  profileDir?: string;
+}): IngestTarget {
+  return {
+    name: 'rtcmon adapter+ClickHouse',
+    settings: `adapter ${opts.adapterArgs.join(' ') || '(defaults)'}; ClickHouse 18.16 defaults`,
+    async start(dir) {
+      const logDir = join(dir, 'logs');
+      const ch = await startClickHouse({ dir: join(dir, 'clickhouse'), logDir });
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      let adapter: Awaited<ReturnType<typeof startProcess>>;
+      try {
+        adapter = await startProcess({
+          name: 'adapter',
+          command: process.execPath,
+          // --cpu-prof is not allowed in NODE_OPTIONS: node runs the CLI directly.
+          args: [
+            ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+            RTCMON_BIN,
+            'adapter',
+            `--web.listen-address=127.0.0.1:${port}`,
+            `--clickhouse.url=${ch.url}`,
+            '--clickhouse.database=bench',
+            '--log.level=warn',
+            ...opts.adapterArgs,
+          ],
+          logDir,
+          ready: () => httpOk(`${url}/-/ready`),
+        });
+      } catch (err) {
+        await ch.stop();
+        throw err;
+      }
+      const metric = (text: string, name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return {
+        writeUrl: `${url}/write`,
+        processes: [
+          { name: 'adapter', pid: adapter.pid },
+          { name: 'ClickHouse', pid: ch.process.pid },
+        ],
+        // FINAL: a 5xx that was resent may have been stored twice physically; the key collapses it.
+        storedSamples: async (from, to) =>
+          Number(
+            await ch.query(
+              `SELECT count() FROM bench.samples FINAL WHERE timestamp_ms >= ${from} AND timestamp_ms <= ${to}`,
+            ),
+          ),
+        async notes() {
+          const m = await (await fetch(`${url}/metrics`)).text();
+          const inserts = metric(m, 'rtcmon_adapter_batch_samples_count');
+          const rows = Number(await ch.query('SELECT count() FROM bench.samples'));
+          return `${inserts} sample inserts, ${(metric(m, 'rtcmon_adapter_batch_samples_sum') / inserts).toFixed(0)} samples and ${(metric(m, 'rtcmon_adapter_batch_requests_sum') / inserts).toFixed(1)} requests per insert; ${rows} physical rows`;
+        },
+        async stop() {
+          await adapter.stop();
+          await ch.stop();
+        },
+      };
+    },
+  };
+}
+
+/** Single-node VictoriaMetrics 1.79 (the Debian package) with its defaults and the search cache off. */
+export function victoriaMetrics(): IngestTarget {
+  return {
+    name: 'VictoriaMetrics',
+    settings:
+      'victoria-metrics 1.79 defaults, -search.disableCache -search.latencyOffset=0s -search.maxQueryDuration=10m (for the count)',
+    async start(dir) {
+      const vm = await startVictoriaMetrics({
+        dir: join(dir, 'vm'),
+        logDir: join(dir, 'logs'),
+        extraArgs: ['-search.disableCache', '-search.maxQueryDuration=10m'],
+      });
+      return {
+        writeUrl: vm.writeUrl,
+        processes: [{ name: 'VictoriaMetrics', pid: vm.process.pid }],
+        async storedSamples(from, to) {
+          // Recent rows sit in memory buffers until flushed (about a second); flush so every one is searchable.
+          await fetch(`${vm.url}/internal/force_flush`);
+          const u = new URL(`${vm.url}/api/v1/query`);
+          u.searchParams.set('query', `sum(count_over_time({__name__!=""}[${to - from + 1}ms]))`);
+          u.searchParams.set('time', (to / 1000).toFixed(3));
+          const res = (await (await fetch(u)).json()) as {
+            status: string;
+            data?: { result: { value: [number, string] }[] };
+            error?: string;
+          };
+          if (res.status !== 'success') throw new Error(`VictoriaMetrics count: ${res.error}`);
+          return Number(res.data?.result[0]?.value[1] ?? 0);
+        },
+        notes: async () => '',
+        stop: () => vm.stop(),
+      };
+    },
+  };
+}
