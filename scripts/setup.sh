@@ -35,3 +35,16 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: installing npm packages" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
+
+# The package test (test/package/) installs the packed tarball with `npm install -g --offline`, as a user
+# would but without the network: npm's cache must hold the registry metadata and tarballs of the runtime
+# dependencies as a global install resolves them (no lock file). Fetched here, once per package.json.
+if [[ " ${*:-start} " == *" test "* ]] && { [ ! -f node_modules/.rtcmon-global-deps ] || [ package.json -nt node_modules/.rtcmon-global-deps ]; }; then
+  echo "setup: caching the runtime dependencies for the package test" >&2
+  warm="$(mktemp -d)"
+  node -e 'const p = require("./package.json"); require("fs").writeFileSync(process.argv[1] + "/package.json",
+    JSON.stringify({ name: "rtcmon-deps", version: "0.0.0", private: true, dependencies: p.dependencies }))' "$warm"
+  (cd "$warm" && npm install --prefer-offline --ignore-scripts --no-package-lock --no-audit --no-fund --loglevel=error >&2)
+  rm -rf "$warm"
+  touch node_modules/.rtcmon-global-deps
+fi
