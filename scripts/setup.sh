@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages by purpose; `start` is what `npm start` runs, `test` what the test suite starts.
 start_pkgs=(prometheus prometheus-node-exporter clickhouse-server clickhouse-client janus janus-demos libjs-janus-gateway iproute2)
-test_pkgs=("${start_pkgs[@]}" redis-server chromium tcpdump iptables golang-go openssl)
+test_pkgs=("${start_pkgs[@]}" redis-server chromium tcpdump iptables golang-go openssl zookeeper liblog4j1.2-java libslf4j-java)
 bench_pkgs=("${test_pkgs[@]}" victoria-metrics wrk)
 
 want=()

@@ -18,6 +18,38 @@ export const adapterSpec = {
     2_000,
     "Longest an idle connection to ClickHouse is kept for reuse; keep it below the server's keep_alive_timeout (3 s by default).",
   ),
+  clickhouseCluster: options.string(
+    'clickhouse.cluster',
+    '',
+    'ClickHouse cluster name in <remote_servers>: replicated local tables + Distributed tables, created ON CLUSTER; writes routed per shard (empty: one node).',
+  ),
+  clickhouseNodes: options.list(
+    'clickhouse.nodes',
+    [],
+    "With --clickhouse.cluster: every node's HTTP URL (each node's shard and replica are read from its macros).",
+  ),
+  clickhouseInsertQuorum: options.int(
+    'clickhouse.insert-quorum',
+    0,
+    'With --clickhouse.cluster: replicas that must have a write before it is acknowledged (0 or 1: one; 2: both).',
+    0,
+    16,
+  ),
+  clickhouseInsertTimeoutMs: options.duration(
+    'clickhouse.insert-timeout',
+    8_000,
+    'With --clickhouse.cluster: longest wait for one replica before the write fails over to the next.',
+  ),
+  clickhouseMigrateTimeoutMs: options.duration(
+    'clickhouse.migrate-timeout',
+    60_000,
+    'With --clickhouse.cluster: longest a migration waits for the hosts (a host down is reported, not waited for).',
+  ),
+  clickhouseMaxReplicaDelayMs: options.duration(
+    'clickhouse.max-replica-delay',
+    30_000,
+    'With --clickhouse.cluster: reads skip a replica lagging more than this (bounded staleness).',
+  ),
   migrate: options.bool('migrate', true, 'Create or upgrade the schema at start (--no-migrate to skip).'),
   writeMaxBodyBytes: options.bytes(
     'write.max-body-bytes',

@@ -51,6 +51,8 @@ export type StorageReason =
   | 'clickhouse_read_only'
   | 'clickhouse_too_many_parts'
   | 'clickhouse_memory'
+  | 'clickhouse_zookeeper'
+  | 'clickhouse_quorum'
   | 'clickhouse_error'
   | 'clickhouse_bad_answer'
   | 'memory_bound'
@@ -103,6 +105,11 @@ const CH_CODES: Record<number, StorageReason> = {
   159: 'clickhouse_timeout', // TIMEOUT_EXCEEDED
   209: 'clickhouse_timeout', // SOCKET_TIMEOUT
   210: 'clickhouse_unreachable', // NETWORK_ERROR
+  279: 'clickhouse_unreachable', // ALL_CONNECTION_TRIES_FAILED
+  225: 'clickhouse_zookeeper', // NO_ZOOKEEPER
+  999: 'clickhouse_zookeeper', // KEEPER_EXCEPTION (session lost, connection loss)
+  319: 'clickhouse_quorum', // UNKNOWN_STATUS_OF_INSERT (quorum insert, outcome unknown)
+  286: 'clickhouse_quorum', // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
 };
 
 /** Socket errors that mean ClickHouse could not be reached or the connection broke. */

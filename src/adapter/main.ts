@@ -5,7 +5,16 @@ import { createLogger } from '../lib/logger.ts';
 import { createAdapterApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import { createBudget } from './budget.ts';
-import { createClickHouseClient } from './clickhouse.ts';
+import { type ClickHouseClient, createClickHouseClient } from './clickhouse.ts';
+import {
+  checkCluster,
+  clusterHealth,
+  createClusterMetrics,
+  createFailoverClient,
+  createTopology,
+} from './cluster.ts';
+import { describeClusterState, migrateCluster } from './cluster-schema.ts';
+import { createClusterStore } from './cluster-store.ts';
 import { adapterSpec, loadAdapterConfig } from './config.ts';
 import { SeriesCache } from './decode.ts';
 import { createAdapterMetrics, createReadMetrics } from './metrics.ts';
@@ -28,20 +37,53 @@ export async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel, role: 'adapter' });
   const registry = createRegistry();
   const metrics = createAdapterMetrics(registry);
-  const ch = createClickHouseClient({
-    url: config.clickhouseUrl,
-    database: config.clickhouseDatabase,
-    user: config.clickhouseUser,
-    password: config.clickhousePassword,
-    timeoutMs: config.clickhouseTimeoutMs,
-    idleSocketTtlMs: config.clickhouseIdleSocketTtlMs,
-    events: {
-      connected: () => metrics.clickhouseConnections.inc(),
-      staleDropped: () => metrics.clickhouseStaleSockets.inc(),
-      retried: () => metrics.clickhouseRetries.inc(),
-    },
-  });
+  const connect = (url: string): ClickHouseClient =>
+    createClickHouseClient({
+      url,
+      database: config.clickhouseDatabase,
+      user: config.clickhouseUser,
+      password: config.clickhousePassword,
+      timeoutMs: config.clickhouseTimeoutMs,
+      idleSocketTtlMs: config.clickhouseIdleSocketTtlMs,
+      events: {
+        connected: () => metrics.clickhouseConnections.inc(),
+        staleDropped: () => metrics.clickhouseStaleSockets.inc(),
+        retried: () => metrics.clickhouseRetries.inc(),
+      },
+    });
+  const cluster = config.clickhouseCluster;
+  const nodeUrls = config.clickhouseNodes.length > 0 ? config.clickhouseNodes : [config.clickhouseUrl];
+  const nodes = cluster ? nodeUrls.map(connect) : [];
+  // A cluster's reads go over the Distributed tables through any node that answers.
+  const ch = cluster
+    ? createFailoverClient(nodes, {
+        // Bounded staleness: a replica lagging more than this is skipped while its twin is fresher.
+        max_replica_delay_for_distributed_queries: Math.ceil(config.clickhouseMaxReplicaDelayMs / 1000),
+        fallback_to_stale_replicas_for_distributed_queries: 1,
+        skip_unavailable_shards: 0,
+        load_balancing: 'in_order',
+      })
+    : connect(config.clickhouseUrl);
 
+  if (sub === 'migrate' && cluster) {
+    try {
+      const r = await migrateCluster(ch, { cluster, timeoutMs: config.clickhouseMigrateTimeoutMs });
+      process.stdout.write(
+        [
+          `schema of ${config.clickhouseDatabase} on cluster ${cluster} (ClickHouse ${r.features.version}), latest migration ${r.current}; sent ON CLUSTER now: ${r.sent.length ? r.sent.join(', ') : 'none'}`,
+          ...describeClusterState(r.hosts).map((l) => `  ${l}`),
+          r.complete
+            ? 'every host is up to date'
+            : 'some hosts have not applied every migration: they run the queued statements when they return; run migrate again to check',
+          '',
+        ].join('\n'),
+      );
+      if (!r.complete) process.exitCode = 3;
+    } finally {
+      ch.close();
+    }
+    return;
+  }
   if (sub === 'migrate') {
     try {
       const r = await migrate(ch);
@@ -64,6 +106,18 @@ export async function main(argv: string[]): Promise<void> {
   const migration = (async () => {
     for (let attempt = 0; config.migrate && !stopping; attempt++) {
       try {
+        if (cluster) {
+          const r = await migrateCluster(ch, { cluster, timeoutMs: config.clickhouseMigrateTimeoutMs });
+          const lagging = r.hosts.filter((h) => h.pending.length > 0);
+          logger[lagging.length ? 'warn' : 'info'](
+            { cluster, sent: r.sent, hosts: describeClusterState(r.hosts) },
+            lagging.length ? 'schema sent; some hosts have not applied it yet' : 'schema ready on every host',
+          );
+          migrated = true;
+          if (lagging.length === 0) return;
+          await sleep(30_000);
+          continue;
+        }
         const r = await migrate(ch);
         logger.info(
           {
@@ -85,7 +139,32 @@ export async function main(argv: string[]): Promise<void> {
     }
   })();
 
-  const store = createStore({ ch, metrics, logger: log });
+  const topology = cluster ? createTopology(cluster, nodes) : undefined;
+  const clusterMetrics = cluster ? createClusterMetrics(registry) : undefined;
+  const health = async () => {
+    if (topology && clusterMetrics)
+      await checkCluster(
+        topology,
+        config.clickhouseDatabase,
+        clusterMetrics,
+        logger.child({ module: 'cluster' }),
+      );
+  };
+  await health();
+  const healthTimer = topology ? setInterval(() => void health(), 2_000) : undefined;
+  healthTimer?.unref();
+  const store =
+    topology && clusterMetrics
+      ? createClusterStore({
+          topology,
+          metrics,
+          clusterMetrics,
+          logger: log,
+          insertTimeoutMs: config.clickhouseInsertTimeoutMs,
+          insertQuorum: config.clickhouseInsertQuorum,
+          retryAfterMs: config.writeRetryAfterMs,
+        })
+      : createStore({ ch, metrics, logger: log });
   const batcher = createBatcher<WriteChunk>({
     flush: async (chunks) => {
       try {
@@ -139,12 +218,17 @@ export async function main(argv: string[]): Promise<void> {
     shutdownGraceMs: config.shutdownGraceMs,
     web: config,
     ready: async () => {
+      if (topology) {
+        const h = clusterHealth(topology);
+        return { ok: migrated && h.writable, detail: JSON.stringify({ migrated, ...h }, null, 1) };
+      }
       const up = await ch.ping();
       metrics.clickhouseUp.set(up ? 1 : 0);
       return migrated && up;
     },
     onShutdown: async () => {
       stopping = true;
+      if (healthTimer) clearInterval(healthTimer);
       // Requests still waiting were answered 503 by the server's grace period; what is queued is stored.
       await batcher.close();
       await Promise.race([migration, sleep(100)]);

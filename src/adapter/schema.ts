@@ -56,19 +56,64 @@ export const TABLES = {
 /** Quotes an identifier for ClickHouse. */
 export const ident = (name: string): string => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 
+/** One table of the schema, as written for a single node. */
+export interface TableDef {
+  readonly name: string;
+  /** Column list, without parentheses. */
+  readonly columns: string;
+  /** `ReplacingMergeTree`, `MergeTree`, … (the cluster layout prefixes `Replicated`). */
+  readonly engine: string;
+  readonly engineArgs: readonly string[];
+  /** PARTITION BY / ORDER BY / SETTINGS after the engine. */
+  readonly tail: string;
+  /** Sharding expression of the cluster's Distributed table (a series lives on one shard). */
+  readonly shardBy: string;
+}
+
 /**
- * How a table stores its rows. Single node: the plain engine. The cluster variant passes a function that
- * turns `ReplacingMergeTree(v)` into `ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/t', '{replica}', v)`
- * and adds a Distributed table sharded by fingerprint; the columns and ORDER BY stay the same.
+ * How tables are created. Single node: one plain table each. A cluster: a local Replicated table per
+ * node (`{shard}`/`{replica}` macros) named `<name>_local`, and a Distributed table named `<name>` over
+ * them, all `ON CLUSTER`; readers use the same names either way.
  */
-export type EngineFor = (table: string, engine: string, args: readonly string[]) => string;
-export const singleNodeEngine: EngineFor = (_t, engine, args) => `${engine}(${args.join(', ')})`;
+export interface SchemaLayout {
+  createDatabase(db: string): string;
+  createTable(db: string, t: TableDef): string[];
+}
+
+export const singleNodeLayout: SchemaLayout = {
+  createDatabase: (db) => `CREATE DATABASE IF NOT EXISTS ${ident(db)}`,
+  createTable: (db, t) => [
+    `CREATE TABLE IF NOT EXISTS ${ident(db)}.${ident(t.name)} (\n${t.columns}\n) ENGINE = ${t.engine}(${t.engineArgs.join(', ')})\n${t.tail}`,
+  ],
+};
+
+/** The local table behind a cluster's Distributed table `name`. */
+export const localTable = (name: string): string => `${name}_local`;
+
+const sqlString = (s: string): string => `'${s.replace(/[\\']/g, '\\$&')}'`;
+
+export function clusterLayout(cluster: string): SchemaLayout {
+  const on = `ON CLUSTER ${ident(cluster)}`;
+  return {
+    createDatabase: (db) => `CREATE DATABASE IF NOT EXISTS ${ident(db)} ${on}`,
+    createTable: (db, t) => {
+      const local = localTable(t.name);
+      const zkPath = sqlString(`/clickhouse/tables/{shard}/${db}/${local}`);
+      return [
+        `CREATE TABLE IF NOT EXISTS ${ident(db)}.${ident(local)} ${on} (\n${t.columns}\n) ENGINE = Replicated${t.engine}(${[zkPath, "'{replica}'", ...t.engineArgs].join(', ')})\n${t.tail}`,
+        `CREATE TABLE IF NOT EXISTS ${ident(db)}.${ident(t.name)} ${on} AS ${ident(db)}.${ident(local)} ENGINE = Distributed(${ident(cluster)}, ${ident(db)}, ${ident(local)}, ${t.shardBy})`,
+      ];
+    },
+  };
+}
 
 export interface Migration {
   readonly id: number;
   readonly name: string;
+  /** The tables it creates (a cluster host has applied it once all of them exist there). */
+  tables(f: Features): readonly TableDef[];
   /** Statements, in order; each must be safe to run again (IF NOT EXISTS). */
-  statements(db: string, f: Features, engine: EngineFor): string[];
+  statements(db: string, f: Features, layout: SchemaLayout): string[];
 }
 
 /**
@@ -76,40 +121,55 @@ export interface Migration {
  * - series: one row per label set (+ rewritten now and then to move last_seen), collapsed by fingerprint.
  * - samples: (fingerprint, timestamp_ms) is the key; ReplacingMergeTree collapses a retried write's copy.
  * - metadata: the latest type/help/unit per metric family.
+ * In a cluster, series and samples are sharded by fingerprint and metadata by `halfMD5(family)`.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
     id: 1,
     name: 'series, samples, metadata',
-    statements(db, f, engine) {
+    tables(f) {
       const lc = (t: string) => (f.lowCardinality ? `LowCardinality(${t})` : t);
-      const q = (t: string) => `${ident(db)}.${ident(t)}`;
       return [
-        `CREATE TABLE IF NOT EXISTS ${q(TABLES.series)} (
-  fingerprint UInt64,
+        {
+          name: TABLES.series,
+          columns: `  fingerprint UInt64,
   metric_name ${lc('String')},
   label_names Array(String),
   label_values Array(String),
   first_seen DateTime,
-  last_seen DateTime
-) ENGINE = ${engine(TABLES.series, 'ReplacingMergeTree', ['last_seen'])}
-ORDER BY (metric_name, fingerprint)`,
-        `CREATE TABLE IF NOT EXISTS ${q(TABLES.samples)} (
-  fingerprint UInt64,
+  last_seen DateTime`,
+          engine: 'ReplacingMergeTree',
+          engineArgs: ['last_seen'],
+          tail: 'ORDER BY (metric_name, fingerprint)',
+          shardBy: 'fingerprint',
+        },
+        {
+          name: TABLES.samples,
+          columns: `  fingerprint UInt64,
   timestamp_ms Int64${f.codecs ? ' CODEC(DoubleDelta, LZ4)' : ''},
-  value Float64${f.codecs ? ' CODEC(Gorilla, LZ4)' : ''}
-) ENGINE = ${engine(TABLES.samples, 'ReplacingMergeTree', [])}
-PARTITION BY toDate(toDateTime(intDiv(timestamp_ms, 1000)))
+  value Float64${f.codecs ? ' CODEC(Gorilla, LZ4)' : ''}`,
+          engine: 'ReplacingMergeTree',
+          engineArgs: [],
+          tail: `PARTITION BY toDate(toDateTime(intDiv(timestamp_ms, 1000)))
 ORDER BY (fingerprint, timestamp_ms)`,
-        `CREATE TABLE IF NOT EXISTS ${q(TABLES.metadata)} (
-  metric_family_name String,
+          shardBy: 'fingerprint',
+        },
+        {
+          name: TABLES.metadata,
+          columns: `  metric_family_name String,
   type ${lc('String')},
   help String,
   unit String,
-  updated DateTime
-) ENGINE = ${engine(TABLES.metadata, 'ReplacingMergeTree', ['updated'])}
-ORDER BY metric_family_name`,
+  updated DateTime`,
+          engine: 'ReplacingMergeTree',
+          engineArgs: ['updated'],
+          tail: 'ORDER BY metric_family_name',
+          shardBy: 'halfMD5(metric_family_name)',
+        },
       ];
+    },
+    statements(db, f, layout) {
+      return this.tables(f).flatMap((t) => layout.createTable(db, t));
     },
   },
 ];
@@ -126,22 +186,22 @@ export interface MigrateResult {
  */
 export async function migrate(
   ch: ClickHouseClient,
-  opts: { engine?: EngineFor; features?: Features } = {},
+  opts: { features?: Features } = {},
 ): Promise<MigrateResult> {
   const db = ch.database;
   const features = opts.features ?? (await detectFeatures(ch));
-  const engine = opts.engine ?? singleNodeEngine;
+  const layout = singleNodeLayout;
   const settings = features.lowCardinalitySetting ? { allow_experimental_low_cardinality_type: 1 } : {};
-  await ch.query(`CREATE DATABASE IF NOT EXISTS ${ident(db)}`, { noDatabase: true });
+  await ch.query(layout.createDatabase(db), { noDatabase: true });
   const mt = `${ident(db)}.${ident(TABLES.migrations)}`;
   await ch.query(
-    `CREATE TABLE IF NOT EXISTS ${mt} (id UInt32, name String, applied DateTime) ENGINE = ${engine(TABLES.migrations, 'ReplacingMergeTree', ['applied'])} ORDER BY id`,
+    `CREATE TABLE IF NOT EXISTS ${mt} (id UInt32, name String, applied DateTime) ENGINE = ReplacingMergeTree(applied) ORDER BY id`,
   );
   const done = new Set((await ch.query(`SELECT id FROM ${mt}`)).split('\n').filter(Boolean).map(Number));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.id)) continue;
-    for (const sql of m.statements(db, features, engine)) await ch.query(sql, { settings });
+    for (const sql of m.statements(db, features, layout)) await ch.query(sql, { settings });
     await ch.query(
       `INSERT INTO ${mt} (id, name, applied) VALUES (${m.id}, '${m.name.replace(/[\\']/g, '\\$&')}', now())`,
     );

@@ -156,13 +156,19 @@ export async function readBody(msg: IncomingMessage, limit: number): Promise<Buf
   });
 }
 
+/** A readiness answer with what it is made of (e.g. a cluster's shards and replicas). */
+export interface ReadyState {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
 export interface ServeOptions {
   app: App;
   listen: ListenAddress;
   logger: Logger;
   registry: Registry;
-  /** `/-/ready` answers 200 only when this resolves true. */
-  ready?: () => boolean | Promise<boolean>;
+  /** `/-/ready` answers 200 only when this resolves true (or `ok`; `detail` is added to the body). */
+  ready?: () => boolean | ReadyState | Promise<boolean | ReadyState>;
   /** Called on shutdown after the listener closed and in-flight requests ended (flush buffers here). */
   onShutdown?: () => Promise<void>;
   /** Answers GET /metrics instead of the registry alone (e.g. content negotiation by Accept). */
@@ -230,14 +236,14 @@ export async function serve(opts: ServeOptions): Promise<Served> {
   ): Promise<Reply | undefined> => {
     if (path === '/-/healthy') return text(200, 'rtcmon is healthy.\n');
     if (path === '/-/ready') {
-      const ok =
-        !shuttingDown &&
-        (opts.ready
-          ? await Promise.resolve()
-              .then(opts.ready)
-              .catch(() => false)
-          : true);
-      return text(ok ? 200 : 503, ok ? 'rtcmon is ready.\n' : 'rtcmon is not ready.\n');
+      const r = opts.ready
+        ? await Promise.resolve()
+            .then(opts.ready)
+            .catch(() => false)
+        : true;
+      const ok = !shuttingDown && (typeof r === 'boolean' ? r : r.ok);
+      const detail = typeof r === 'boolean' || r.detail === undefined ? '' : `${r.detail}\n`;
+      return text(ok ? 200 : 503, `${ok ? 'rtcmon is ready.' : 'rtcmon is not ready.'}\n${detail}`);
     }
     if (path === '/metrics' && opts.metrics)
       return opts.metrics({

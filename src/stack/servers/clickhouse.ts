@@ -25,7 +25,11 @@ export interface ClickHouseOptions {
   logDir?: string;
   /** Extra XML inside <yandex> (zookeeper, macros, remote_servers). */
   extraConfig?: string;
+  /** Extra settings of the default profile in users.xml (e.g. a short `receive_timeout` on a test rig). */
+  profile?: Record<string, string | number>;
   name?: string;
+  /** Longest wait for /ping after start. @default 60 s */
+  readyTimeoutMs?: number;
 }
 
 /** Writes a minimal config under `dir` and starts a single clickhouse-server on 127.0.0.1. */
@@ -63,7 +67,11 @@ export async function startClickHouse(opts: ClickHouseOptions): Promise<ClickHou
     join(dir, 'users.xml'),
     `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage><log_queries>0</log_queries></default></profiles>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage><log_queries>0</log_queries>${Object.entries(
+    opts.profile ?? {},
+  )
+    .map(([k, v]) => `<${k}>${v}</${k}>`)
+    .join('')}</default></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
@@ -78,6 +86,7 @@ export async function startClickHouse(opts: ClickHouseOptions): Promise<ClickHou
       cwd: dir,
       logDir: opts.logDir ?? dir,
       ready: () => httpOk(`${url}/ping`),
+      ...(opts.readyTimeoutMs ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
     });
     return {
       url,

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { RTCMON_BIN } from '../../src/stack/servers/role.ts';
+import {
+  type AdapterHandle,
+  type ClusterRig,
+  type GenOptions,
+  q,
+  report,
+  runWriter,
+  startClusterRig,
+  verify,
+} from '../support/cluster-harness.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The cluster write path on real programs: ZooKeeper × 3, clickhouse-server 3 shards × 2 replicas, and
+ * `rtcmon adapter --clickhouse.cluster`. A generator posts known samples like Prometheus (resending after
+ * a 5xx or a connection error); each test ends by checking every acknowledged sample on both replicas
+ * of its shard with its exact value bits, and no key twice after OPTIMIZE FINAL.
+ */
+describe('ClickHouse cluster: writes survive replica, shard and adapter failures', () => {
+  let rig: ClusterRig;
+  let adapter: AdapterHandle;
+  before(async () => {
+    rig = await startClusterRig();
+    adapter = await rig.startAdapter();
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+  const gen = (metric: string): GenOptions => ({ metric, series: 300, perSeries: 10 });
+
+  it('1. one replica of each shard SIGKILLed mid-write and restarted: nothing lost, nothing twice', async () => {
+    const g = gen('t1_replica_kill');
+    let stop = false;
+    const writing = runWriter({ url: () => adapter.url, gen: g, workers: 3, stop: () => stop });
+    await sleep(2_000);
+    const victims = rig.cluster.nodes.filter((n) => n.replica === 0);
+    await Promise.all(victims.map((n) => n.kill('SIGKILL')));
+    await sleep(3_000);
+    await Promise.all(victims.map((n) => n.restart()));
+    await sleep(2_000);
+    stop = true;
+    const stats = await writing;
+    assert.ok(stats.acked.size > 0);
+    const v = await verify(rig, g, stats);
+    report('replica SIGKILL', v, `answers ${JSON.stringify(Object.fromEntries(stats.answers))}`);
+    assert.deepEqual(v.missing, []);
+    assert.deepEqual(v.divergent, []);
+    assert.equal(v.duplicates, 0);
+    assert.equal(v.stored, v.acknowledged);
+    // Each restarted replica alone (its local table) holds its shard's full data.
+    for (const n of victims) {
+      const twin = rig.cluster.nodes.find((m) => m.shard === n.shard && m !== n)!;
+      const count = (url: string) =>
+        q(
+          url,
+          `SELECT count() FROM ${rig.database}.samples_local FINAL WHERE fingerprint IN (SELECT fingerprint FROM ${rig.database}.series_local WHERE metric_name = '${g.metric}')`,
+        );
+      assert.equal(await count(n.url), await count(twin.url), `shard ${n.shard + 1}`);
+    }
+  });
+
+  it('2. a whole shard down for ~10 s: 503 meanwhile, none acknowledged early, all stored once after', async () => {
+    const g = gen('t2_shard_down');
+    let stop = false;
+    const writing = runWriter({ url: () => adapter.url, gen: g, workers: 3, stop: () => stop });
+    await sleep(1_500);
+    const shard = rig.cluster.nodes.filter((n) => n.shard === 1);
+    await Promise.all(shard.map((n) => n.kill('SIGKILL')));
+    const downAt = Date.now();
+    await sleep(10_000);
+    const upAt = Date.now();
+    await Promise.all(shard.map((n) => n.restart()));
+    await sleep(2_000);
+    stop = true;
+    const stats = await writing;
+    // Every request touches every shard: none may be acknowledged while a shard is down.
+    const early = [...stats.ackedAt].filter(([, t]) => t > downAt + 1_000 && t < upAt);
+    const v = await verify(rig, g, stats);
+    report(
+      'shard down',
+      v,
+      `503 answers ${stats.answers.get('503') ?? 0}, acknowledged during the outage ${early.length}`,
+    );
+    assert.ok((stats.answers.get('503') ?? 0) > 0, 'expected 503 while the shard was down');
+    assert.deepEqual(early, []);
+    assert.deepEqual(v.missing, []);
+    assert.deepEqual(v.divergent, []);
+    assert.equal(v.duplicates, 0);
+  });
+
+  it('4. the adapter SIGKILLed under load and restarted: everything acknowledged before is stored', async () => {
+    const g = gen('t4_adapter_kill');
+    let stop = false;
+    const writing = runWriter({ url: () => adapter.url, gen: g, workers: 3, stop: () => stop });
+    await sleep(2_000);
+    await adapter.process.stop('SIGKILL');
+    await sleep(1_000);
+    await adapter.restart();
+    await sleep(2_000);
+    stop = true;
+    const stats = await writing;
+    const v = await verify(rig, g, stats);
+    report('adapter SIGKILL', v, `answers ${JSON.stringify(Object.fromEntries(stats.answers))}`);
+    assert.deepEqual(v.missing, []);
+    assert.deepEqual(v.divergent, []);
+    assert.equal(v.duplicates, 0);
+  });
+
+  it('6. migrate with one node down finishes in bounded time, names it, and a later run completes', async () => {
+    const db = `${rig.database}_m`;
+    const down = rig.cluster.nodes.find((n) => n.shard === 2 && n.replica === 1)!;
+    await down.kill('SIGKILL');
+    const args = [
+      'adapter',
+      'migrate',
+      '--clickhouse.cluster=rtcmon',
+      `--clickhouse.nodes=${rig.cluster.urls.join(',')}`,
+      `--clickhouse.database=${db}`,
+      '--clickhouse.migrate-timeout=20s',
+    ];
+    const first = await run(RTCMON_BIN, args).then(
+      () => assert.fail('migrate with a node down must not report success'),
+      (err: { code: number; stdout: string }) => err,
+    );
+    process.stdout.write(first.stdout.replace(/^/gm, '# '));
+    assert.equal(first.code, 3);
+    assert.match(
+      first.stdout,
+      new RegExp(
+        `shard 3 replica 2 127\\.0\\.0\\.1:${down.host.tcpPort} unreachable; not applied: migration 1`,
+      ),
+    );
+    assert.equal((first.stdout.match(/reachable; up to date/g) ?? []).length, 5);
+    await down.restart();
+    const second = await run(RTCMON_BIN, args);
+    process.stdout.write(second.stdout.replace(/^/gm, '# '));
+    assert.equal((second.stdout.match(/reachable; up to date/g) ?? []).length, 6);
+    assert.match(second.stdout, /every host is up to date/);
+    const tables = (
+      await q(down.url, `SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`)
+    )
+      .trim()
+      .split('\n');
+    assert.deepEqual(tables, [
+      'metadata',
+      'metadata_local',
+      'samples',
+      'samples_local',
+      'series',
+      'series_local',
+    ]);
+  });
+});
