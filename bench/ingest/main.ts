@@ -8,7 +8,7 @@ import { type IngestTarget, rtcmonSingleNode, victoriaMetrics } from './targets.
 
 /**
  * `npm run bench:ingest` (node --import tsx bench/ingest/main.ts [--servers=N] [--rounds=N] [--profile]
- * [--adapter=--flag=value …]): two request shapes, fixed here before any run, each sent to rtcmon adapter +
+ * [--only=8|64] [--adapter=--flag=value …]): two request shapes, fixed here before any run, each sent to rtcmon adapter +
  * ClickHouse and to VictoriaMetrics, every target started empty:
  * - Prometheus' queue shape: 8 senders (shards), 2,000 samples per request (max_samples_per_send);
  * - high concurrency: 64 senders, 2,000 samples per request.
@@ -29,7 +29,7 @@ const adapterArgs = process.argv.filter((x) => x.startsWith('--adapter=')).map((
 const SHAPES = [
   { name: 'Prometheus queue shape', senders: 8, samplesPerRequest: 2_000 },
   { name: 'high concurrency', senders: 64, samplesPerRequest: 2_000 },
-] as const;
+].filter((s) => !process.argv.some((a) => a.startsWith('--only=')) || arg('only', 0) === s.senders);
 const SETTLE_MS = 2_000;
 
 const CLK_TCK = 100;
