@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { compare, hashSync } from 'bcrypt';
+import { compare, getRounds, hashSync } from 'bcrypt';
 
 /**
  * HTTP basic authentication against bcrypt hashes. bcrypt makes every guess expensive for the attacker;
@@ -58,7 +58,18 @@ export function createBasicAuth(opts: BasicAuthOptions = {}): BasicAuth {
   // Successes and failures are kept apart, so a flood of wrong guesses cannot evict the right credentials.
   const good = new Map<string, number>();
   const bad = new Map<string, number>();
-  let dummy: string | undefined;
+  // An unknown user is checked against a hash of the same cost as the configured ones (same time).
+  const dummies = new Map<number, string>();
+  const dummyFor = (users: ReadonlyMap<string, string>): string => {
+    const first = users.values().next().value;
+    const cost = first ? getRounds(first) : 10;
+    let d = dummies.get(cost);
+    if (!d) {
+      d = hashSync(randomBytes(16).toString('hex'), cost);
+      dummies.set(cost, d);
+    }
+    return d;
+  };
   let running = 0;
   const waiting: (() => void)[] = [];
 
@@ -92,8 +103,7 @@ export function createBasicAuth(opts: BasicAuthOptions = {}): BasicAuth {
       if (!creds) return { ok: false, reason: 'malformed' };
       const [user, password] = creds;
       const known = users.get(user);
-      dummy ??= hashSync(randomBytes(16).toString('hex'), 10);
-      const hash = known ?? dummy;
+      const hash = known ?? dummyFor(users);
       const key = createHash('sha256')
         .update(user)
         .update('\0')

@@ -1,38 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { basic, bcryptHash, makeCa, makeLeaf, writeWebConfig } from '../../test/support/pki.ts';
+import { basic, bcryptHash, httpsCall, makeCa, makeLeaf, writeWebConfig } from '../../test/support/pki.ts';
 import { createApp, createRegistry, json, serve } from './http.ts';
 import { silentLogger } from './logger.ts';
 
-function call(
+const call = async (
   url: string,
   opts: { ca: string; auth?: string; method?: string; body?: string; agent?: Agent },
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: opts.method ?? 'GET',
-        ca: readFileSync(opts.ca),
-        agent: opts.agent ?? false,
-        headers: opts.auth ? { authorization: opts.auth } : {},
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+) => {
+  const r = await httpsCall(url, opts);
+  return { ...r, body: r.body.toString() };
+};
 
 test('serve over TLS with basic auth, route policy, headers; reload swaps password and certificate in place', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rtcmon-websec-'));

@@ -12,6 +12,7 @@ import { freePort } from '../../src/stack/servers/process.ts';
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { ChunkedReadResponse, ReadRequest, TO_OBJECT } from '../support/prompb.ts';
+import { canonical, promApi } from '../support/promql.ts';
 
 /**
  * Prometheus A scrapes node_exporter and itself every second and remote-writes through `rtcmon adapter`
@@ -85,28 +86,7 @@ describe('adapter read path: Prometheus B answers from ClickHouse what Prometheu
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = async (base: string, path: string, params: Record<string, string>) => {
-    const res = await fetch(`${base}/api/v1/${path}?${new URLSearchParams(params)}`);
-    const body = (await res.json()) as {
-      status: string;
-      data: { resultType: string; result: unknown };
-      error?: string;
-    };
-    assert.equal(body.status, 'success', `${base} ${path} ${JSON.stringify(params)}: ${body.error}`);
-    return body.data;
-  };
-  /** The answer with series in a canonical order (Prometheus does not promise one for every function). */
-  const canonical = (data: { resultType: string; result: unknown }) => {
-    if (!Array.isArray(data.result)) return data;
-    const key = (r: { metric: Record<string, string> }) =>
-      JSON.stringify(Object.entries(r.metric).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return {
-      resultType: data.resultType,
-      result: [...(data.result as { metric: Record<string, string> }[])].sort((a, b) =>
-        key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0,
-      ),
-    };
-  };
+  const api = promApi;
   const highestSentMs = async (): Promise<number> => {
     const d = await api(promA.url, 'query', {
       query: 'prometheus_remote_storage_queue_highest_sent_timestamp_seconds',

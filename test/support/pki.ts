@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { hashSync } from 'bcrypt';
 import { stringify } from 'yaml';
@@ -83,3 +84,54 @@ export function writeWebConfig(file: string, cfg: Record<string, unknown>): void
 /** Authorization header value for basic auth. */
 export const basic = (user: string, password: string): string =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+export interface HttpsAnswer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: Buffer;
+}
+
+/** One HTTPS request trusting `ca` (and showing a client certificate when given); a new connection unless `agent`. */
+export function httpsCall(
+  url: string,
+  opts: {
+    ca: string;
+    client?: Pair;
+    auth?: string;
+    method?: string;
+    body?: string | Buffer;
+    headers?: Record<string, string>;
+    agent?: Agent;
+    minVersion?: 'TLSv1' | 'TLSv1.2';
+    maxVersion?: 'TLSv1' | 'TLSv1.2' | 'TLSv1.3';
+    ciphers?: string;
+  },
+): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        ca: readFileSync(opts.ca),
+        ...(opts.client ? { cert: readFileSync(opts.client.cert), key: readFileSync(opts.client.key) } : {}),
+        ...(opts.minVersion ? { minVersion: opts.minVersion } : {}),
+        ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}),
+        ...(opts.ciphers ? { ciphers: opts.ciphers } : {}),
+        agent: opts.agent ?? false,
+        timeout: 10_000,
+        headers: { ...opts.headers, ...(opts.auth ? { authorization: opts.auth } : {}) },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}

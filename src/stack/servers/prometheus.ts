@@ -10,6 +10,10 @@ export interface ScrapeJob {
   labels?: Record<string, string>;
   metricsPath?: string;
   scrapeInterval?: string;
+  /** `https` for a role serving TLS. @default http */
+  scheme?: 'http' | 'https';
+  /** Prometheus HTTP client settings for the job (`basic_auth`, `tls_config`, `authorization`). */
+  client?: Record<string, unknown>;
 }
 
 export interface PrometheusOptions {
@@ -21,9 +25,13 @@ export interface PrometheusOptions {
   externalLabels?: Record<string, string>;
   jobs: readonly ScrapeJob[];
   /** Adapter write URL(s): remote_write. */
-  remoteWrite?: readonly { url: string; queueConfig?: Record<string, unknown> }[];
+  remoteWrite?: readonly {
+    url: string;
+    queueConfig?: Record<string, unknown>;
+    client?: Record<string, unknown>;
+  }[];
   /** Adapter read URL(s): remote_read. */
-  remoteRead?: readonly { url: string; readRecent?: boolean }[];
+  remoteRead?: readonly { url: string; readRecent?: boolean; client?: Record<string, unknown> }[];
   /** Extra command-line flags. */
   extraArgs?: readonly string[];
 }
@@ -49,6 +57,8 @@ export function prometheusConfig(opts: PrometheusOptions): string {
       job_name: j.job,
       ...(j.metricsPath ? { metrics_path: j.metricsPath } : {}),
       ...(j.scrapeInterval ? { scrape_interval: j.scrapeInterval } : {}),
+      ...(j.scheme ? { scheme: j.scheme } : {}),
+      ...j.client,
       static_configs: [{ targets: j.targets, ...(j.labels ? { labels: j.labels } : {}) }],
     })),
   };
@@ -58,9 +68,14 @@ export function prometheusConfig(opts: PrometheusOptions): string {
       send_exemplars: false,
       metadata_config: { send: true, send_interval: '1m' },
       ...(w.queueConfig ? { queue_config: w.queueConfig } : {}),
+      ...w.client,
     }));
   if (opts.remoteRead?.length)
-    cfg.remote_read = opts.remoteRead.map((r) => ({ url: r.url, read_recent: r.readRecent ?? false }));
+    cfg.remote_read = opts.remoteRead.map((r) => ({
+      url: r.url,
+      read_recent: r.readRecent ?? false,
+      ...r.client,
+    }));
   return stringify(cfg);
 }
 

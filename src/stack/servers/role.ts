@@ -25,6 +25,8 @@ export async function startRole(opts: {
   env?: NodeJS.ProcessEnv;
   readyPath?: string;
   readyTimeoutMs?: number;
+  /** Replaces the plain GET of readyPath (e.g. over TLS with a client certificate). */
+  ready?: () => Promise<boolean>;
 }): Promise<ManagedProcess> {
   return startProcess({
     name: opts.name ?? opts.role,
@@ -32,7 +34,7 @@ export async function startRole(opts: {
     args: [opts.role, ...opts.args],
     env: { ...process.env, ...opts.env },
     logDir: opts.logDir,
-    ready: () => httpOk(`${opts.url}${opts.readyPath ?? '/-/ready'}`),
+    ready: opts.ready ?? (() => httpOk(`${opts.url}${opts.readyPath ?? '/-/ready'}`)),
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
   });
 }
