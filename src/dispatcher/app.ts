@@ -153,7 +153,7 @@ export function createDispatcherApp(deps: AppDeps): App {
 
   const authorize = (req: Req) => {
     if (token.length === 0)
-      throw forbidden('drain and undrain are disabled: start the dispatcher with --api.token');
+      throw forbidden('drain and undrain are disabled: start the dispatcher with --api.token-file');
     const h = req.headers.authorization;
     if (typeof h !== 'string' || !h.startsWith('Bearer '))
       throw unauthorized('an "Authorization: Bearer <token>" header is required');

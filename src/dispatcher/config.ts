@@ -165,10 +165,10 @@ export const spec = {
     'NIC capacity when node_exporter reports no link speed.',
     1,
   ),
-  apiToken: options.string(
-    'api.token',
+  apiTokenFile: options.string(
+    'api.token-file',
     '',
-    'Bearer token for drain/undrain (empty: those calls are refused).',
+    'File holding the bearer token for drain/undrain (empty: those calls are refused); never a flag value.',
   ),
   redisUrl: options.string(
     'redis.url',

@@ -1,6 +1,7 @@
 import { usage } from '../lib/config.ts';
 import { closeOnSignals, createRegistry, serve } from '../lib/http.ts';
 import { createLogger, type LogLevel } from '../lib/logger.ts';
+import { readSecretFile } from '../lib/secret-file.ts';
 import { createDispatcherApp } from './app.ts';
 import { Chooser } from './chooser.ts';
 import { loadDispatcherConfig, spec } from './config.ts';
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
     store,
     metrics,
     logger: logger.child({ module: 'api' }),
-    apiToken: cfg.apiToken,
+    apiToken: readSecretFile(cfg.apiTokenFile, 'api.token-file'),
     clock,
   });
   const served = await serve({

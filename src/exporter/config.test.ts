@@ -12,13 +12,13 @@ test('exporter config: defaults, flags, env, and bad values naming the key', () 
   const c = loadConfig(
     exporterOptions,
     ['--push.stale-after=5s', '--sim.servers=3', '--sim.regions=eu,us', '--no-push.enabled'],
-    { RTCMON_PUSH_TOKEN: 't' },
+    { RTCMON_PUSH_TOKEN_FILE: '/run/secrets/push' },
   );
   assert.equal(c.pushStaleAfter, 5000);
   assert.equal(c.simServers, 3);
   assert.deepEqual(c.simRegions, ['eu', 'us']);
   assert.equal(c.pushEnabled, false);
-  assert.equal(c.pushToken, 't');
+  assert.equal(c.pushTokenFile, '/run/secrets/push');
   assert.throws(() => loadConfig(exporterOptions, ['--push.max-servers=0'], {}), /push\.max-servers/);
   assert.throws(() => loadConfig(exporterOptions, ['--push.stale-after=soon'], {}), /push\.stale-after/);
 });

@@ -15,10 +15,10 @@ export const exporterOptions = {
     'How long a scrape waits for a source; a slower source is exposed as down (rtc_up 0).',
   ),
   pushEnabled: options.bool('push.enabled', true, 'Accept JSON pushes on POST /api/v1/push.'),
-  pushToken: options.string(
-    'push.token',
+  pushTokenFile: options.string(
+    'push.token-file',
     '',
-    'Bearer token pushes must carry (empty: no auth). Prefer the env var.',
+    'File holding the bearer token pushes must carry (empty: no auth); a file, so that ps never shows it.',
   ),
   pushStaleAfter: options.duration(
     'push.stale-after',

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { loadConfig, type Spec, usage } from '../lib/config.ts';
 import { closeOnSignals, createRegistry, serve } from '../lib/http.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
+import { readSecretFile } from '../lib/secret-file.ts';
 import { type SimServer, startSimServer } from '../sdk/sim-server.ts';
 import { createExporter } from './app.ts';
 import { exporterOptions } from './config.ts';
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<void> {
   if (cfg.pushEnabled)
     sources.push(
       createPushSource({
-        token: cfg.pushToken,
+        token: readSecretFile(cfg.pushTokenFile, 'push.token-file'),
         staleAfterMs: cfg.pushStaleAfter,
         forgetAfterMs: cfg.pushForgetAfter,
         maxServers: cfg.pushMaxServers,

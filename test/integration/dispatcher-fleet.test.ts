@@ -13,7 +13,7 @@ import { type NodeExporter, startNodeExporter } from '../../src/stack/servers/no
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
-import { allocate, join, servers, until } from './dispatcher-helpers.ts';
+import { allocate, join, servers, tokenFile, until } from './dispatcher-helpers.ts';
 
 const run = promisify(execFile);
 const SCRAPE_MS = 1000;
@@ -59,7 +59,7 @@ describe('dispatcher against real Prometheus scraping a simulated fleet', () => 
         // This machine is shared and often fully busy: score CPU and memory, never exclude on them.
         '--score.limit.cpu=1',
         '--score.limit.memory=1',
-        `--api.token=${TOKEN}`,
+        `--api.token-file=${tokenFile(dir)}`,
         '--log.level=warn',
       ],
     });

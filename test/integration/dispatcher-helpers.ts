@@ -1,6 +1,15 @@
+import { writeFileSync } from 'node:fs';
+import { join as pathJoin } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Small clients for the dispatcher integration tests. */
+/** Writes the drain token where `--api.token-file` reads it; returns the file. */
+export function tokenFile(dir: string, token = 'it-token'): string {
+  const file = pathJoin(dir, 'api.token');
+  writeFileSync(file, token);
+  return file;
+}
+
 export interface AllocateAnswer {
   ok: boolean;
   server: { id: string; eip: string; port: number; host: string; reasons: string[] } | null;

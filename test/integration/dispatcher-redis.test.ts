@@ -8,7 +8,7 @@ import { freePort, type ManagedProcess } from '../../src/stack/servers/process.t
 import { type Prometheus, startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { type RedisServer, startRedis } from '../../src/stack/servers/redis.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
-import { allocate, join, servers, until } from './dispatcher-helpers.ts';
+import { allocate, join, servers, tokenFile, until } from './dispatcher-helpers.ts';
 
 const TOKEN = 'it-token';
 
@@ -43,7 +43,7 @@ describe('two dispatcher replicas sharing a real Redis', () => {
             `--prometheus.url=${prom.url}`,
             '--snapshot.interval=1s',
             `--redis.url=${redis.url}`,
-            `--api.token=${TOKEN}`,
+            `--api.token-file=${tokenFile(dir)}`,
             // Every server near-equal: without a shared claim, two replicas would scatter a room.
             '--spread.epsilon=0.5',
             '--log.level=warn',

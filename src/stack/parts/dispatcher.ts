@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StackPart } from '../part.ts';
 import { startRole } from '../servers/role.ts';
 
@@ -25,6 +27,8 @@ export const dispatcherPart: StackPart = {
     const port = await ctx.port(8080);
     const url = `http://127.0.0.1:${port}`;
     const token = randomBytes(12).toString('hex');
+    const tokenFile = join(ctx.runDir, 'dispatcher.token');
+    writeFileSync(tokenFile, token, { mode: 0o600 });
     const proc = await startRole({
       role: 'dispatcher',
       url,
@@ -36,7 +40,7 @@ export const dispatcherPart: StackPart = {
         `--snapshot.interval=${ctx.scrapeInterval}`,
         `--ledger.scrape-interval=${ctx.scrapeInterval}`,
         '--prometheus.rate-window=1m',
-        `--api.token=${token}`,
+        `--api.token-file=${tokenFile}`,
         // Every simulated server shares this one machine: its CPU and memory are scored, but a busy
         // laptop must not exclude the whole demo fleet.
         '--score.limit.cpu=1',

@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors.ts';
+
+/**
+ * Reads a token or password from a file named by `flag` ('' when no file is given). Secrets come from
+ * files, not flag values, because every user on the host can read a process's arguments with ps.
+ * One trailing newline is dropped (echo, Kubernetes secrets); an empty file is an error, not "no auth".
+ */
+export function readSecretFile(path: string, flag: string): string {
+  if (!path) return '';
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      flag,
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (!secret) throw new ConfigError(flag, `${path} is empty`);
+  return secret;
+}
