@@ -293,11 +293,8 @@ export async function serve(opts: ServeOptions): Promise<Served> {
           { status: 'error', errorType: refused.reason, error: refused.message },
           refused.headers,
         );
-        // The body was not read: do not leave it to be parsed as the next request.
-        if (
-          msg.headers['content-length'] !== '0' &&
-          (msg.headers['content-length'] || msg.headers['transfer-encoding'])
-        )
+        // The body was not read; Node discards a small one to keep the connection, a large one closes it.
+        if (Number(msg.headers['content-length'] ?? 0) > 65_536 || msg.headers['transfer-encoding'])
           res.setHeader('connection', 'close');
       } else if (b) {
         handler = path;
