@@ -1,5 +1,7 @@
-import { Agent, type ClientRequest, type IncomingMessage, request } from 'node:http';
-import type { Socket } from 'node:net';
+import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage, request } from 'node:http';
+import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { ClickHouseError } from './errors.ts';
 
 /** The few ClickHouse calls the adapter makes, over its HTTP interface. Injected, so tests can fake it. */
@@ -33,6 +35,8 @@ export interface ClickHouseClientOptions {
   database: string;
   user?: string;
   password?: string;
+  /** CA certificates (PEM) trusted for an `https://` URL, instead of the system's. */
+  ca?: Buffer;
   timeoutMs?: number;
   /** Sockets kept open to ClickHouse. @default 16 */
   maxSockets?: number;
@@ -76,8 +80,18 @@ class ClickHouseAgent extends Agent {
     private readonly now: () => number,
     private readonly events: ClickHouseConnectionEvents,
     maxSockets: number,
+    /** Set for an `https://` URL: connections are TLS (verified against `ca` or the system's CAs). */
+    private readonly tls?: ConnectionOptions,
   ) {
-    super({ keepAlive: true, maxSockets, timeout: ttlMs });
+    super({ keepAlive: maxSockets > 0, maxSockets: Math.max(1, maxSockets), timeout: ttlMs });
+  }
+
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    if (!this.tls) return super.createConnection(options, callback);
+    return tlsConnect({ ...(options as ConnectionOptions), ...this.tls });
   }
 
   override keepSocketAlive(socket: Socket): boolean {
@@ -128,12 +142,22 @@ export function createClickHouseClient(opts: ClickHouseClientOptions): ClickHous
     retried: () => {},
     ...opts.events,
   };
+  const tls: ConnectionOptions | undefined =
+    base.protocol === 'https:'
+      ? {
+          ...(opts.ca ? { ca: opts.ca } : {}),
+          ...(isIP(base.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: base.hostname }),
+        }
+      : undefined;
   const agent = new ClickHouseAgent(
     opts.idleSocketTtlMs ?? 2000,
     opts.now ?? Date.now,
     events,
     opts.maxSockets ?? 16,
+    tls,
   );
+  // The retry's connection of its own (closed after it); over TLS it needs an agent that speaks TLS.
+  const oneShot = tls ? new ClickHouseAgent(0, opts.now ?? Date.now, events, 0, tls) : false;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const auth =
     opts.user && (opts.user !== 'default' || opts.password)
@@ -184,11 +208,11 @@ export function createClickHouseClient(opts: ClickHouseClientOptions): ClickHous
       const req: ClientRequest = request(
         {
           host: base.hostname,
-          port: base.port || 80,
+          port: base.port || (tls ? 443 : 80),
           method: 'POST',
           path: urlPath,
           // The retry gets a connection of its own, closed after it.
-          agent: pooled ? agent : false,
+          agent: pooled ? agent : oneShot,
           headers: { 'content-length': length, ...(auth ?? {}) },
           timeout: o.timeoutMs ?? timeoutMs,
           ...(o.signal ? { signal: o.signal } : {}),

@@ -11,7 +11,16 @@ export const adapterSpec = {
   clickhouseUrl: options.url('clickhouse.url', 'http://127.0.0.1:8123', 'ClickHouse HTTP interface.'),
   clickhouseDatabase: options.string('clickhouse.database', 'rtcmon', 'ClickHouse database for the tables.'),
   clickhouseUser: options.string('clickhouse.user', 'default', 'ClickHouse user.'),
-  clickhousePassword: options.string('clickhouse.password', '', 'ClickHouse password.'),
+  clickhousePasswordFile: options.string(
+    'clickhouse.password-file',
+    '',
+    'File holding the ClickHouse password (a file, so that ps never shows it).',
+  ),
+  clickhouseCaFile: options.string(
+    'clickhouse.ca-file',
+    '',
+    'CA certificates (PEM) to trust for an https:// --clickhouse.url (default: the system CAs).',
+  ),
   clickhouseTimeoutMs: options.duration('clickhouse.timeout', 30_000, 'Timeout of one ClickHouse request.'),
   clickhouseIdleSocketTtlMs: options.duration(
     'clickhouse.idle-socket-ttl',

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { usage } from '../lib/config.ts';
 import { closeOnSignals, createRegistry, serve } from '../lib/http.ts';
 import { createLogger } from '../lib/logger.ts';
+import { readCaFile, readSecretFile } from '../lib/secret-file.ts';
 import { createAdapterApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import { createBudget } from './budget.ts';
@@ -37,12 +38,15 @@ export async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel, role: 'adapter' });
   const registry = createRegistry();
   const metrics = createAdapterMetrics(registry);
+  const clickhousePassword = readSecretFile(config.clickhousePasswordFile, 'clickhouse.password-file');
+  const clickhouseCa = config.clickhouseCaFile ? readCaFile(config.clickhouseCaFile) : undefined;
   const connect = (url: string): ClickHouseClient =>
     createClickHouseClient({
       url,
       database: config.clickhouseDatabase,
       user: config.clickhouseUser,
-      password: config.clickhousePassword,
+      password: clickhousePassword,
+      ...(clickhouseCa ? { ca: clickhouseCa } : {}),
       timeoutMs: config.clickhouseTimeoutMs,
       idleSocketTtlMs: config.clickhouseIdleSocketTtlMs,
       events: {

@@ -21,3 +21,19 @@ export function readSecretFile(path: string, flag: string): string {
   if (!secret) throw new ConfigError(flag, `${path} is empty`);
   return secret;
 }
+
+/** Reads a PEM bundle of CA certificates named by --clickhouse.ca-file. */
+export function readCaFile(path: string, flag = 'clickhouse.ca-file'): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(
+      flag,
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(flag, `${path} holds no PEM certificate`);
+  return pem;
+}

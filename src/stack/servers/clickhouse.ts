@@ -27,6 +27,8 @@ export interface ClickHouseOptions {
   extraConfig?: string;
   /** Extra settings of the default profile in users.xml (e.g. a short `receive_timeout` on a test rig). */
   profile?: Record<string, string | number>;
+  /** Extra users beside the passwordless `default` (name → plaintext password), on 127.0.0.1. */
+  users?: Record<string, string>;
   name?: string;
   /** Longest wait for /ping after start. @default 60 s */
   readyTimeoutMs?: number;
@@ -72,7 +74,14 @@ export async function startClickHouse(opts: ClickHouseOptions): Promise<ClickHou
   )
     .map(([k, v]) => `<${k}>${v}</${k}>`)
     .join('')}</default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>${Object.entries(
+    opts.users ?? {},
+  )
+    .map(
+      ([u, p]) =>
+        `<${u}><password>${p}</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></${u}>`,
+    )
+    .join('')}</users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 `,
