@@ -1,15 +1,13 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, options, usage } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
-import type { StackContext, StackPart, StartedPart } from './part.ts';
+import type { StackPart } from './part.ts';
 import { adapterPart } from './parts/adapter.ts';
 import { consolePart } from './parts/console.ts';
 import { dispatcherPart } from './parts/dispatcher.ts';
 import { exporterPart } from './parts/exporter.ts';
 import { nodeExporterPart } from './parts/node-exporter.ts';
-import { freePort } from './servers/process.ts';
-import { type ScrapeJob, startPrometheus } from './servers/prometheus.ts';
+import { createStack } from './start.ts';
 
 const spec = {
   runDir: options.string(
@@ -28,7 +26,7 @@ const spec = {
 };
 
 /** Every part, in start order within its phase. */
-const PARTS: readonly StackPart[] = [
+export const PARTS: readonly StackPart[] = [
   adapterPart,
   nodeExporterPart,
   exporterPart,
@@ -45,34 +43,16 @@ export async function main(argv: string[]): Promise<void> {
   const cfg = loadConfig(spec, argv);
   const logger = createLogger({ level: cfg.logLevel, role: 'stack' });
   const runDir = resolve(cfg.runDir || `.run/stack-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const logDir = resolve(runDir, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const taken = new Set<number>();
-  const ctx: StackContext = {
+  const stack = createStack({
     runDir,
-    logDir,
     logger,
     scrapeInterval: cfg.scrapeInterval,
-    async port(preferred) {
-      const { createServer } = await import('node:net');
-      const free = await new Promise<boolean>((ok) => {
-        const s = createServer().once('error', () => ok(false));
-        s.listen(preferred, '127.0.0.1', () => s.close(() => ok(true)));
-      });
-      const port = free && !taken.has(preferred) ? preferred : await freePort();
-      taken.add(port);
-      return port;
-    },
-  };
-
-  const started: { name: string; part: StartedPart }[] = [];
-  const stopAll = async () => {
-    for (const { name, part } of started.reverse()) {
-      // Prometheus may take a while here: it flushes its remote-write queue to the adapter first.
-      process.stdout.write(`  stopping ${name}…\n`);
-      await part.stop().catch((err: unknown) => logger.error({ err, part: name }, 'stop failed'));
-    }
-  };
+    prometheusPort: cfg.prometheusPort,
+    parts: PARTS,
+  });
+  const { started, logDir } = stack;
+  // Prometheus may take a while to stop: it flushes its remote-write queue to the adapter first.
+  const stopAll = () => stack.stop((name) => process.stdout.write(`  stopping ${name}…\n`));
   let stopping = false;
   const onSignal = () => {
     if (stopping) return;
@@ -86,40 +66,7 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  try {
-    const runPhase = async (phase: StackPart['phase']) => {
-      for (const p of PARTS.filter((x) => x.phase === phase)) {
-        logger.info({ part: p.name }, 'starting');
-        started.push({ name: p.name, part: await p.start(ctx) });
-      }
-    };
-    await runPhase('storage');
-    await runPhase('sources');
-    const promPort = await ctx.port(cfg.prometheusPort);
-    const jobs: ScrapeJob[] = [
-      { job: 'prometheus', targets: [`127.0.0.1:${promPort}`] },
-      ...started.flatMap((s) => s.part.scrapeJobs ?? []),
-    ];
-    const prom = await startPrometheus({
-      dir: resolve(runDir, 'prometheus'),
-      port: promPort,
-      logDir,
-      scrapeInterval: cfg.scrapeInterval,
-      jobs,
-      remoteWrite: started.flatMap((s) => s.part.remoteWrite ?? []),
-      remoteRead: started.flatMap((s) => s.part.remoteRead ?? []),
-    });
-    started.push({
-      name: 'prometheus',
-      part: { endpoints: { prometheus: prom.url }, stop: () => prom.stop() },
-    });
-    ctx.prometheusUrl = prom.url;
-    await runPhase('consumers');
-  } catch (err) {
-    logger.error({ err }, 'start-up failed; stopping what was started');
-    await stopAll();
-    throw err;
-  }
+  await stack.start();
 
   const rows = started.flatMap((s) => Object.entries(s.part.endpoints));
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -90,7 +90,8 @@ export const dispatcherPart: StackPart = {
 
     return {
       endpoints: { dispatcher: `${url}/api/v1/servers (drain token ${token})` },
-      scrapeJobs: [],
+      // Its decisions, ledger, snapshot age and blind mode (the dispatcher dashboard).
+      scrapeJobs: [{ job: 'rtcmon-dispatcher', targets: [`127.0.0.1:${port}`] }],
       hints: [
         `curl -s -XPOST ${url}/api/v1/allocate -d '{"room":"my-room","region":"eu-west"}'`,
         `curl -s ${url}/api/v1/servers`,

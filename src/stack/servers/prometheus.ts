@@ -116,3 +116,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   };
   return start();
 }
+
+/** Rewrites a running Prometheus' config (e.g. with more scrape jobs) and reloads it (/-/reload). */
+export async function reloadPrometheus(prom: Prometheus, opts: PrometheusOptions): Promise<void> {
+  writeFileSync(prom.configFile, prometheusConfig(opts));
+  const r = await fetch(`${prom.url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+  if (!r.ok) throw new Error(`prometheus reload: HTTP ${r.status}: ${(await r.text()).trim()}`);
+}
