@@ -8,7 +8,18 @@ import {
   table,
   timeseries,
 } from './panels.ts';
-import { INFO, JOIN_SUCCESS, onHosts, quantile, RI, rate, scoped, sel, withRegion } from './promql.ts';
+import {
+  INFO,
+  JOIN_FAILURES_BY_REASON,
+  JOIN_SUCCESS,
+  onHosts,
+  quantile,
+  RI,
+  rate,
+  scoped,
+  sel,
+  withRegion,
+} from './promql.ts';
 
 /** Shared by the RTC dashboards: `$datasource`, `$region`, `$server` (chained on `$region`). */
 export function rtcVariables(opts: { multiServer?: boolean } = {}) {
@@ -192,19 +203,14 @@ export function fleetOverview(): Dashboard {
       timeseries({
         title: 'Join failures by reason',
         description:
-          'Failed joins per second by reason (room_full, draining, ice_failed, timeout, …), over the selected servers.',
+          'Failed joins per second by reason (room_full, draining, ice_failed, timeout, …), over the selected servers; "none" at 0 while joins are attempted and none failed.',
         unit: 'ops',
         steps: [
           ['green', null],
           ['orange', 0.1],
           ['red', 1],
         ],
-        queries: [
-          {
-            expr: `sum by (reason) (${scoped(rate('rtc_join_failures_total'))})`,
-            legend: '{{reason}}',
-          },
-        ],
+        queries: [{ expr: JOIN_FAILURES_BY_REASON, legend: '{{reason}}' }],
         w: 12,
         h: 8,
         min: 0,

@@ -49,6 +49,13 @@ export function buckets(histogram: string, extra = ''): string {
  */
 export const JOIN_FAILURE_RATE = `(sum(${scoped(rate('rtc_join_failures_total'))}) or on() vector(0))`;
 
+/**
+ * Failed joins per second by reason. A reason's series exists only after its first failure; where the
+ * servers report join attempts but no failure yet, the answer is one series `reason="none"` at 0 (true:
+ * nothing failed), never a made-up value for servers that report nothing.
+ */
+export const JOIN_FAILURES_BY_REASON = `sum by (reason) (${scoped(rate('rtc_join_failures_total'))}) or on() label_replace(0 * sum(${scoped(rate('rtc_join_attempts_total'))}), "reason", "none", "", "")`;
+
 /** Share of join attempts that succeeded. */
 export const JOIN_SUCCESS = `1 - ${JOIN_FAILURE_RATE} / sum(${scoped(rate('rtc_join_attempts_total'))})`;
 

@@ -1,0 +1,335 @@
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  HOST_CPU,
+  HOST_MEMORY,
+  JITTER_STEPS,
+  LOAD_STEPS,
+  LOSS_STEPS,
+  MOS_STEPS,
+  percentiles,
+  RTT_STEPS,
+  rtcVariables,
+  SUCCESS_STEPS,
+} from './fleet-overview.ts';
+import { dashboard, type Step, stat, timeseries } from './panels.ts';
+import { JOIN_FAILURES_BY_REASON, JOIN_SUCCESS, onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
+
+const COUNT: readonly Step[] = [['blue', null]];
+const AGE: readonly Step[] = [
+  ['green', null],
+  ['orange', 30],
+  ['red', 60],
+];
+
+/** 2. One server over time: state, load, joins, media quality and traffic, and its host (node_exporter). */
+export function serverDetail(): Dashboard {
+  return dashboard({
+    uid: 'rtcmon-server-detail',
+    title: 'rtcmon / Server detail',
+    description:
+      'One RTC server over time: state, load against capacity, joins, media quality and traffic, and the host it runs on (node_exporter).',
+    variables: rtcVariables({ multiServer: false }),
+    panels: [
+      stat({
+        title: 'Up',
+        description: '1 when the exporter can read the server (rtc_up), 0 when it cannot.',
+        unit: 'none',
+        steps: [
+          ['red', null],
+          ['green', 1],
+        ],
+        queries: [{ expr: scoped(sel('rtc_up')), legend: '{{server}}' }],
+        w: 4,
+        h: 4,
+      }),
+      stat({
+        title: 'Draining',
+        description: '1 while the server is draining: it keeps its rooms but takes no new ones.',
+        unit: 'none',
+        steps: [
+          ['green', null],
+          ['orange', 1],
+        ],
+        queries: [{ expr: scoped(sel('rtc_server_state', 'state="draining"')), legend: '{{server}}' }],
+        w: 4,
+        h: 4,
+      }),
+      stat({
+        title: 'Load',
+        description: 'Participants divided by the configured capacity (rtc_load_ratio).',
+        unit: 'percentunit',
+        steps: LOAD_STEPS,
+        queries: [{ expr: scoped(sel('rtc_load_ratio')), legend: '{{server}}' }],
+        w: 4,
+        h: 4,
+      }),
+      stat({
+        title: 'Data age',
+        description:
+          'Seconds since the server stats last changed (rtc_stats_updated_timestamp_seconds): a frozen server shows a growing age.',
+        unit: 's',
+        steps: AGE,
+        queries: [
+          { expr: `time() - ${scoped(sel('rtc_stats_updated_timestamp_seconds'))}`, legend: '{{server}}' },
+        ],
+        w: 4,
+        h: 4,
+      }),
+      stat({
+        title: 'Largest room',
+        description: 'Participants in the largest room of the server.',
+        unit: 'short',
+        steps: COUNT,
+        queries: [{ expr: scoped(sel('rtc_largest_room_participants')), legend: '{{server}}' }],
+        w: 4,
+        h: 4,
+      }),
+      stat({
+        title: 'ICE restarts',
+        description: 'ICE restarts over the dashboard time range.',
+        unit: 'short',
+        steps: [
+          ['green', null],
+          ['orange', 10],
+        ],
+        queries: [
+          {
+            expr: `sum(${scoped(`increase(${sel('rtc_ice_restarts_total')}[$__range])`)})`,
+            legend: 'restarts',
+          },
+        ],
+        w: 4,
+        h: 4,
+      }),
+      timeseries({
+        title: 'Participants, rooms and capacity',
+        description: 'Participants and rooms on the server, against its configured participant capacity.',
+        unit: 'short',
+        steps: COUNT,
+        queries: [
+          { expr: scoped(sel('rtc_participants')), legend: 'participants' },
+          { expr: scoped(sel('rtc_rooms')), legend: 'rooms' },
+          { expr: scoped(sel('rtc_capacity_participants')), legend: 'capacity' },
+        ],
+        w: 12,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Tracks',
+        description: 'Media tracks by direction (in = published, out = forwarded) and kind.',
+        unit: 'short',
+        steps: COUNT,
+        queries: [{ expr: scoped(sel('rtc_tracks')), legend: '{{direction}} {{kind}}' }],
+        w: 12,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Join success ratio',
+        description: 'Share of join attempts on the server that succeeded (no failure series = no failure).',
+        unit: 'percentunit',
+        steps: SUCCESS_STEPS,
+        queries: [{ expr: JOIN_SUCCESS, legend: 'success' }],
+        w: 8,
+        h: 8,
+        max: 1,
+      }),
+      timeseries({
+        title: 'Join failures by reason',
+        description:
+          'Failed joins per second by reason; "none" at 0 while joins are attempted and none failed.',
+        unit: 'ops',
+        steps: [
+          ['green', null],
+          ['orange', 0.1],
+          ['red', 1],
+        ],
+        queries: [{ expr: JOIN_FAILURES_BY_REASON, legend: '{{reason}}' }],
+        w: 8,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Join duration',
+        description: 'Time from join request to media flowing, for successful joins: p50 and p90.',
+        unit: 's',
+        steps: [
+          ['green', null],
+          ['orange', 2],
+          ['red', 5],
+        ],
+        queries: [
+          { expr: quantile(0.5, 'rtc_join_duration_seconds'), legend: 'p50' },
+          { expr: quantile(0.9, 'rtc_join_duration_seconds'), legend: 'p90' },
+        ],
+        w: 8,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'MOS (p50, p10)',
+        description:
+          'E-model MOS estimate (1 to 4.5) of the stream reports on this server: median and worst tenth.',
+        unit: 'none',
+        steps: MOS_STEPS,
+        decimals: 2,
+        queries: [
+          { expr: quantile(0.5, 'rtc_quality_score'), legend: 'p50' },
+          { expr: quantile(0.1, 'rtc_quality_score'), legend: 'p10' },
+        ],
+        w: 6,
+        h: 8,
+        min: 1,
+        max: 4.5,
+      }),
+      timeseries({
+        title: 'RTT percentiles',
+        description: 'Round-trip time of the RTCP stream reports on this server: p50, p90, p99.',
+        unit: 's',
+        steps: RTT_STEPS,
+        queries: percentiles('rtc_rtt_seconds'),
+        w: 6,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Jitter percentiles',
+        description: 'Interarrival jitter of the RTCP stream reports on this server: p50, p90, p99.',
+        unit: 's',
+        steps: JITTER_STEPS,
+        queries: percentiles('rtc_jitter_seconds'),
+        w: 6,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Packet loss percentiles',
+        description: 'Fraction of packets lost per RTCP stream report on this server: p50, p90, p99.',
+        unit: 'percentunit',
+        steps: LOSS_STEPS,
+        queries: percentiles('rtc_packet_loss_ratio'),
+        w: 6,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'RTP bitrate',
+        description: 'RTP bits per second received (in) and sent (out), by media kind.',
+        unit: 'bps',
+        steps: COUNT,
+        queries: [
+          {
+            expr: `8 * sum by (direction, kind) (${scoped(rate('rtc_rtp_bytes_total'))})`,
+            legend: '{{direction}} {{kind}}',
+          },
+        ],
+        w: 8,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'RTP packets lost',
+        description:
+          'RTP packets lost per second: in = on streams the server receives, out = reported lost by receivers.',
+        unit: 'pps',
+        steps: [
+          ['green', null],
+          ['orange', 10],
+          ['red', 100],
+        ],
+        queries: [
+          {
+            expr: `sum by (direction) (${scoped(rate('rtc_rtp_packets_lost_total'))})`,
+            legend: '{{direction}}',
+          },
+        ],
+        w: 8,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'NACKs and PLIs',
+        description:
+          'RTCP NACKs (retransmission requests) and PLIs (keyframe requests) per second: repair traffic.',
+        unit: 'ops',
+        steps: [
+          ['green', null],
+          ['orange', 50],
+          ['red', 200],
+        ],
+        queries: [
+          { expr: `sum(${scoped(rate('rtc_nacks_total'))})`, legend: 'NACK' },
+          { expr: `sum(${scoped(rate('rtc_plis_total'))})`, legend: 'PLI' },
+        ],
+        w: 8,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Host CPU busy',
+        description:
+          'Share of CPU time not idle on the host this server runs on (node_exporter, joined by host).',
+        unit: 'percentunit',
+        steps: LOAD_STEPS,
+        queries: [{ expr: HOST_CPU, legend: '{{host}}' }],
+        w: 6,
+        h: 8,
+        min: 0,
+        max: 1,
+      }),
+      timeseries({
+        title: 'Host memory used',
+        description:
+          'Share of memory not available (1 - MemAvailable / MemTotal) on the host (node_exporter).',
+        unit: 'percentunit',
+        steps: LOAD_STEPS,
+        queries: [{ expr: HOST_MEMORY, legend: '{{host}}' }],
+        w: 6,
+        h: 8,
+        min: 0,
+        max: 1,
+      }),
+      timeseries({
+        title: 'Host network',
+        description:
+          'Bits per second the host sends (tx) and receives (rx) on its interfaces, loopback excluded (node_exporter).',
+        unit: 'bps',
+        steps: COUNT,
+        queries: [
+          {
+            expr: onHosts(`8 * sum by (host) (rate(node_network_transmit_bytes_total{device!="lo"}[${RI}]))`),
+            legend: '{{host}} tx',
+          },
+          {
+            expr: onHosts(`8 * sum by (host) (rate(node_network_receive_bytes_total{device!="lo"}[${RI}]))`),
+            legend: '{{host}} rx',
+          },
+        ],
+        w: 6,
+        h: 8,
+        min: 0,
+      }),
+      timeseries({
+        title: 'Host load average',
+        description:
+          'One-minute load average of the host divided by its CPU count: above 1, work waits for a CPU.',
+        unit: 'short',
+        steps: [
+          ['green', null],
+          ['orange', 0.8],
+          ['red', 1],
+        ],
+        queries: [
+          {
+            expr: onHosts('node_load1 / on(host) count by (host) (node_cpu_seconds_total{mode="idle"})'),
+            legend: '{{host}}',
+          },
+        ],
+        w: 6,
+        h: 8,
+        min: 0,
+      }),
+    ],
+  });
+}
