@@ -322,7 +322,10 @@ export function serverDetail(): Dashboard {
         ],
         queries: [
           {
-            expr: onHosts('node_load1 / on(host) count by (host) (node_cpu_seconds_total{mode="idle"})'),
+            // By host on both sides: two node_exporters may report one host for a while (a move, a restart).
+            expr: onHosts(
+              'max by (host) (node_load1) / on(host) count by (host) (count by (host, cpu) (node_cpu_seconds_total{mode="idle"}))',
+            ),
             legend: '{{host}}',
           },
         ],

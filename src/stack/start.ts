@@ -18,6 +18,12 @@ export interface StackOptions {
   /** Preferred Prometheus port (a free one if taken). */
   readonly prometheusPort: number;
   readonly parts: readonly StackPart[];
+  /**
+   * Ports: each part's preferred port when free (for people), or always a free one (tests: on a shared
+   * machine a stopped stack's Prometheus may still be sending to the port an adapter used to have).
+   * @default 'preferred'
+   */
+  readonly ports?: 'preferred' | 'free';
 }
 
 export interface Stack {
@@ -51,7 +57,10 @@ export function createStack(opts: StackOptions): Stack {
         const s = createServer().once('error', () => ok(false));
         s.listen(preferred, '127.0.0.1', () => s.close(() => ok(true)));
       });
-      const port = preferred > 0 && free && !taken.has(preferred) ? preferred : await freePort();
+      const port =
+        opts.ports !== 'free' && preferred > 0 && free && !taken.has(preferred)
+          ? preferred
+          : await freePort();
       taken.add(port);
       return port;
     },
