@@ -105,7 +105,7 @@ try {
       const sum = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_sum (\S+)$/m.exec(m)?.[1]);
       const count = Number(/^rtcmon_dispatcher_snapshot_refresh_duration_seconds_count (\S+)$/m.exec(m)?.[1]);
       console.log(
-        `snapshot refresh in an idle dispatcher process (15 instant queries over HTTP + parse + join + rebuild): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count} refreshes (the first one cold); load average ${load()}`,
+        `snapshot refresh in an idle dispatcher process (17 instant queries over HTTP + parse + join + rebuild): mean ${((sum / count) * 1000).toFixed(1)} ms over ${count} refreshes (the first one cold); load average ${load()}`,
       );
       console.log(`  ${blocks(m)}`);
     } finally {

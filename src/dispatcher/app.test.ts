@@ -8,9 +8,22 @@ import { Chooser } from './chooser.ts';
 import { defaultPolicy } from './config.ts';
 import { server, snapshotOf } from './fixtures.ts';
 import { createDispatcherMetrics } from './metrics.ts';
+import { createDispatchService } from './service.ts';
 import { memoryStore } from './store.ts';
 
 const T = 1_700_000_000_000;
+
+function appOf(chooser: Chooser, registry: ReturnType<typeof createRegistry>, apiToken: string) {
+  const metrics = createDispatcherMetrics(registry, chooser, () => T);
+  const service = createDispatchService({
+    chooser,
+    store: memoryStore,
+    metrics,
+    logger: silentLogger,
+    clock: () => T,
+  });
+  return createDispatcherApp({ service, logger: silentLogger, apiToken });
+}
 
 function setup(token = 'secret') {
   const chooser = new Chooser(defaultPolicy);
@@ -22,15 +35,7 @@ function setup(token = 'secret') {
     T,
   );
   const registry = createRegistry('t_');
-  const metrics = createDispatcherMetrics(registry, chooser, () => T);
-  const app = createDispatcherApp({
-    chooser,
-    store: memoryStore,
-    metrics,
-    logger: silentLogger,
-    apiToken: token,
-    clock: () => T,
-  });
+  const app = appOf(chooser, registry, token);
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const buf =
       body === undefined
@@ -166,15 +171,7 @@ describe('dispatcher app', () => {
 
   it('no server: 503 with the reason', async () => {
     const chooser = new Chooser(defaultPolicy);
-    const registry = createRegistry('u_');
-    const app = createDispatcherApp({
-      chooser,
-      store: memoryStore,
-      metrics: createDispatcherMetrics(registry, chooser, () => T),
-      logger: silentLogger,
-      apiToken: '',
-      clock: () => T,
-    });
+    const app = appOf(chooser, createRegistry('u_'), '');
     const r = await app.handle({
       method: 'POST',
       path: '/api/v1/allocate',

@@ -1,19 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type App, createApp, json, type Reply, type Req, type Route } from '../lib/http.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { AllocateRequest, Answer, Chooser } from './chooser.ts';
-import { forbidden, invalidRequest, NO_SERVER_STATUS, unauthorized, unknownServer } from './errors.ts';
-import type { DispatcherMetrics } from './metrics.ts';
-import type { SharedStore } from './store.ts';
+import type { AllocateRequest } from './chooser.ts';
+import { forbidden, invalidRequest, NO_SERVER_STATUS, unauthorized } from './errors.ts';
+import type { DispatchService } from './service.ts';
 
 export interface AppDeps {
-  chooser: Chooser;
-  store: SharedStore;
-  metrics: DispatcherMetrics;
+  service: DispatchService;
   logger: Logger;
   /** Bearer token for drain/undrain; empty disables them. */
   apiToken: string;
-  clock?: () => number;
 }
 
 const MAX_ROOM = 256;
@@ -82,74 +78,21 @@ function legacyParams(req: Req): Record<string, unknown> {
   return out;
 }
 
-/** The dispatcher's HTTP API as a socket-free app. */
+/** The dispatcher's HTTP API as a socket-free app: parses, calls the dispatch service, replies. */
 export function createDispatcherApp(deps: AppDeps): App {
-  const { chooser, store, metrics, logger } = deps;
-  const clock = deps.clock ?? Date.now;
+  const { service, logger } = deps;
   const token = Buffer.from(deps.apiToken);
 
-  // Rooms whose first placement (or spill) is being claimed in Redis: later joins of the room wait for
-  // the claim instead of following an unconfirmed local placement.
-  const claims = new Map<string, Promise<void>>();
-
   const allocate = async (req: Req): Promise<Reply> => {
-    const r = parseAllocate(req.body);
-    for (let w = claims.get(r.room); w; w = claims.get(r.room)) await w;
-    const now = clock();
-    let t0 = performance.now();
-    let ans: Answer = chooser.allocate(r, now);
-    let spent = performance.now() - t0;
-    if (store.shared && ans.ok && ans.newSlot >= 0) {
-      let release = () => {};
-      claims.set(
-        r.room,
-        new Promise<void>((ok) => {
-          release = ok;
-        }),
-      );
-      try {
-        for (let tries = 0; tries < 4 && ans.ok && ans.newSlot >= 0; tries++) {
-          const mine = ans.server!.id;
-          const owner = await store.claim(r.room, ans.newSlot, mine);
-          if (owner === mine) break;
-          metrics.claimConflict();
-          chooser.yieldSlot(r.room, mine, owner, now);
-          t0 = performance.now();
-          ans = chooser.allocate(r, now);
-          spent += performance.now() - t0;
-        }
-      } finally {
-        claims.delete(r.room);
-        release();
-      }
-    }
-    metrics.decision(ans, spent / 1000);
-    if (ans.ok && store.shared) {
-      const slot = chooser.affinity.get(r.room, now)?.servers.indexOf(ans.server!.id) ?? 0;
-      store.publishAssign(ans.server!.id, r.room, slot, now);
-    }
-    if (!ans.ok) logger.info({ room: r.room, region: r.region, message: ans.message }, 'no server');
+    const ans = await service.allocate(parseAllocate(req.body));
     return {
       status: ans.ok ? 200 : NO_SERVER_STATUS,
       headers: ans.ok ? JSON_HEADERS : NO_SERVER_HEADERS,
-      body: chooser.answerJson(ans),
+      body: service.answerJson(ans),
     };
   };
 
-  const servers = (req: Req): Reply => {
-    const now = clock();
-    const region = req.query.get('region');
-    const rows = chooser.rows(now).filter((s) => !region || s.region === region);
-    return json(200, {
-      snapshotTime: chooser.current.takenAtMs ? new Date(chooser.current.takenAtMs).toISOString() : null,
-      dataAgeMs: chooser.current.takenAtMs ? now - chooser.current.takenAtMs : null,
-      blind: chooser.blind,
-      blindForMs: chooser.blindForMs(now),
-      ledgerEntries: chooser.ledger.size,
-      rooms: chooser.affinity.size,
-      servers: rows,
-    });
-  };
+  const servers = (req: Req): Reply => json(200, service.servers(req.query.get('region') || undefined));
 
   const authorize = (req: Req) => {
     if (token.length === 0)
@@ -167,12 +110,7 @@ export function createDispatcherApp(deps: AppDeps): App {
     async (req: Req): Promise<Reply> => {
       authorize(req);
       const id = req.params[0] ?? '';
-      if (!chooser.current.byId.has(id)) throw unknownServer(id);
-      chooser.setDrained(id, drained, clock());
-      await store.setDrained(id, drained).catch((err: unknown) => {
-        logger.warn({ err: (err as Error).message, server: id }, 'sharing the drain through redis failed');
-      });
-      logger.info({ server: id, drained }, drained ? 'server drained' : 'server undrained');
+      await service.drain(id, drained);
       return json(200, {
         server: id,
         drained,
@@ -201,45 +139,7 @@ export function createDispatcherApp(deps: AppDeps): App {
         Action: 'GetRtcServerResponse',
         Message: `Format must be "original" (the default) or "extended", got ${JSON.stringify(format)}`,
       });
-    const now = clock();
-    const list = chooser.admissible(region || undefined);
-    // The original contract, field for field: Eip carries the port, Port is a string, listed servers run.
-    const original = list.map((s) => ({
-      Hostname: s.host,
-      Eip: hostPort(s.eip, s.port),
-      Port: String(s.port),
-      State: 'running',
-    }));
-    const body: Record<string, unknown> = {
-      RetCode: 0,
-      Action: 'GetRtcServerResponse',
-      Message: 'GetRtcServer ok',
-      TotalCount: list.length,
-      DataSet: original,
-    };
-    if (format === 'extended') {
-      // A superset of the original: the same fields, plus what the dispatcher knows of each server.
-      const rows = new Map(chooser.rows(now).map((r) => [r.id, r]));
-      body.DataSet = list.map((s, i) => {
-        const r = rows.get(s.id);
-        return {
-          ...original[i],
-          Id: s.id,
-          Region: s.region,
-          Zone: s.zone,
-          ServerState: s.state,
-          Score: r?.score ?? null,
-          Load: r?.load ?? null,
-          Participants: s.participants,
-          Pending: r?.pending ?? 0,
-          Capacity: s.capacity,
-        };
-      });
-      body.Blind = chooser.blind;
-      body.BlindForMs = chooser.blindForMs(now);
-      body.DataAgeMs = chooser.current.takenAtMs ? now - chooser.current.takenAtMs : null;
-    }
-    return json(200, body);
+    return json(200, service.legacy(region || undefined, format === 'extended' ? 'extended' : 'original'));
   };
 
   const routes: Route[] = [
@@ -276,11 +176,6 @@ export function createDispatcherApp(deps: AppDeps): App {
     },
   ];
   return createApp(routes, logger);
-}
-
-/** `host:port`, with IPv6 addresses in brackets. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function withAction(q: URLSearchParams): URLSearchParams {

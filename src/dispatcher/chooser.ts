@@ -2,17 +2,20 @@ import { Affinity, type RoomPlacement } from './affinity.ts';
 import { ledgerBoundMs, type Policy } from './config.ts';
 import { IndexedMaxHeap } from './heap.ts';
 import { Ledger } from './ledger.ts';
-import {
-  type Assessment,
-  assess,
-  type ExclusionCode,
-  fitsOneMore,
-  limitingNote,
-  notesOf,
-  SOFT,
-  scoreWith,
-} from './score.ts';
+import { type Assessment, assess, type ExclusionCode, fitsOneMore, SOFT, scoreWith } from './score.ts';
 import { emptySnapshot, nextTurn, type ServerView, type Snapshot } from './snapshot.ts';
+import {
+  type Answer,
+  AnswerViews,
+  type CandidateView,
+  type ExcludedView,
+  fullDetail,
+  round,
+  type ServerFigures,
+  type ServerRow,
+} from './views.ts';
+
+export type { Answer, CandidateView, ExcludedView, ServerRow } from './views.ts';
 
 export interface AllocateRequest {
   readonly room: string;
@@ -20,101 +23,8 @@ export interface AllocateRequest {
   readonly client?: string | undefined;
 }
 
-export interface CandidateView {
-  readonly id: string;
-  readonly host: string;
-  readonly eip: string;
-  readonly port: number;
-  readonly region: string;
-  readonly zone: string;
-  readonly score: number;
-  readonly load: number;
-  readonly participants: number;
-  readonly pending: number;
-  readonly capacity: number;
-  readonly reasons: readonly string[];
-}
-
-export interface ExcludedView {
-  readonly id: string;
-  readonly reason: ExclusionCode;
-  readonly detail: string;
-}
-
-/** One answer of allocate: the chosen server or why there is none, and how the decision was made. */
-export interface Answer {
-  readonly ok: boolean;
-  readonly room: string;
-  readonly server: CandidateView | null;
-  readonly message: string;
-  readonly reasons: readonly string[];
-  readonly candidates: readonly CandidateView[];
-  readonly excluded: readonly ExcludedView[];
-  readonly excludedCounts: Readonly<Record<string, number>>;
-  readonly roomServers: readonly string[];
-  readonly spilled: boolean;
-  /** Index of the room's server list the chosen server was just added at; -1 when it was already there. */
-  readonly newSlot: number;
-  /** Age of the snapshot the answer came from (ms). */
-  readonly dataAgeMs: number;
-  readonly blind: boolean;
-  readonly blindForMs: number | null;
-}
-
-/** The fleet as listed by GET /api/v1/servers. */
-export interface ServerRow
-  extends Pick<
-    ServerView,
-    | 'id'
-    | 'host'
-    | 'eip'
-    | 'port'
-    | 'region'
-    | 'zone'
-    | 'version'
-    | 'present'
-    | 'rtcUp'
-    | 'capacity'
-    | 'participants'
-    | 'rooms'
-  > {
-  readonly state: string;
-  /** null where `up` of the server's target is unknown (JSON has no undefined). */
-  readonly targetUp: boolean | null;
-  readonly pending: number;
-  readonly load: number;
-  readonly score: number;
-  readonly grade: string;
-  readonly dataAgeMs: number;
-  readonly drained: boolean;
-  readonly full: boolean;
-  readonly excluded: { readonly reason: ExclusionCode; readonly detail: string } | null;
-  readonly notes: readonly string[];
-  /** The signal that limits the headroom most when it is not participants (null: participants, or none). */
-  readonly limiting: string | null;
-}
-
 /** Where an assignment came from: made here, or replicated from another dispatcher replica. */
 export type Origin = 'local' | 'remote';
-
-const num = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
-const NON_ASCII = /[^\u0000-\u007f]/;
-const NON_ASCII_ALL = /[^\u0000-\u007f]/g;
-/**
- * JSON.stringify of a string with every non-ASCII code unit as a \uXXXX escape: the same string for any
- * JSON reader, and the answer stays a one-byte string (V8 encodes those several times faster).
- */
-const ascii = (q: string): string =>
-  NON_ASCII.test(q)
-    ? q.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    : q;
-const jstr = (x: string): string => ascii(JSON.stringify(x));
-const strings = (xs: readonly string[]): string => {
-  let r = '[';
-  for (let k = 0; k < xs.length; k++) r += (k > 0 ? ',' : '') + jstr(xs[k]!);
-  return `${r}]`;
-};
-const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
 /**
  * The decision core: snapshot + ledger + room affinity + drains + hysteresis → one server per join.
@@ -135,18 +45,8 @@ export class Chooser {
   private regions = new Map<string, IndexedMaxHeap>();
   private excludedList: ExcludedView[] = [];
   private excludedCounts: Record<string, number> = {};
-  /** The excluded list as answers show it, and its JSON with the counts: rebuilt only when they change. */
-  private excludedShown: ExcludedView[] | undefined;
-  private excludedJson: string | undefined;
-  /** Per server index, for this snapshot: JSON of the fixed part of its view ({"id":…,"zone":…). */
-  private heads: (string | undefined)[] = [];
-  /** Per server index: JSON of its notes (full views) and of its last short view (next candidates). */
-  private notesJson: (string | undefined)[] = [];
-  private shortJson: ({ pending: number; score: number; json: string; view: CandidateView } | undefined)[] =
-    [];
-  /** The JSON of the last views built by candidate() (a few), for answerJson() right after allocate(). */
-  private readonly builtViews: CandidateView[] = [];
-  private readonly builtJson: string[] = [];
+  /** The views of answers and their JSON (views.ts): the core only hands them its figures. */
+  readonly views: AnswerViews;
   private blindSince: number | undefined;
   /** Set by a new snapshot: the next rebuild reconciles the ledger with it. */
   private unreconciled = false;
@@ -165,6 +65,7 @@ export class Chooser {
     opts: { random?: () => number } = {},
   ) {
     this.affinity = new Affinity(policy.roomTtlMs);
+    this.views = new AnswerViews(policy);
     this.random = opts.random ?? Math.random;
   }
 
@@ -242,11 +143,6 @@ export class Chooser {
     this.regions = new Map();
     this.excludedList = [];
     this.excludedCounts = {};
-    this.excludedShown = undefined;
-    this.excludedJson = undefined;
-    this.heads = new Array(n);
-    this.notesJson = new Array(n);
-    this.shortJson = new Array(n);
     // While blind no data can confirm an entry: keep them as long as the last snapshot is used.
     const maxAge = blind ? Math.max(p.blindMaxAgeMs, ledgerBoundMs(p)) : ledgerBoundMs(p);
     const reconcile = this.unreconciled;
@@ -351,15 +247,12 @@ export class Chooser {
   }
 
   private fullDetail(s: ServerView, eff: number): string {
-    const p = this.policy;
-    return `full: ${eff} of ${s.capacity} participants incl. pending (high mark ${p.highMark}; admits again below ${p.lowMark})`;
+    return fullDetail(s, eff, this.policy);
   }
 
   private noteExcluded(id: string, code: ExclusionCode, detail: string): void {
     this.excludedList.push({ id, reason: code, detail });
     this.excludedCounts[code] = (this.excludedCounts[code] ?? 0) + 1;
-    this.excludedShown = undefined;
-    this.excludedJson = undefined;
   }
 
   /** Records one join of `room` on `server` (made here or replicated from another replica). */
@@ -458,8 +351,7 @@ export class Chooser {
   /** Chooses the server for one join, records it, and explains the choice. */
   allocate(req: AllocateRequest, nowMs: number): Answer {
     const p = this.policy;
-    this.builtViews.length = 0;
-    this.builtJson.length = 0;
+    this.views.beginAnswer();
     const reasons: string[] = [];
     const blindFor = this.blindForMs(nowMs);
     if (blindFor !== null && nowMs - this.snapshot.takenAtMs > p.blindMaxAgeMs)
@@ -598,32 +490,12 @@ export class Chooser {
 
   /** The first explain.excluded excluded servers; the same array until the list changes. */
   private shownExcluded(): ExcludedView[] {
-    this.excludedShown ??= this.excludedList.slice(0, this.policy.explainExcluded);
-    return this.excludedShown;
+    return this.views.shownExcluded(this.excludedList, this.excludedCounts);
   }
 
-  /**
-   * The answer as JSON, exactly as JSON.stringify(a) writes it, but built from parts cached for the
-   * current snapshot (each server's fixed fields, its notes, the excluded list): the HTTP hot path.
-   */
+  /** The answer as JSON, exactly as JSON.stringify(a) writes it (views.ts). */
   answerJson(a: Answer): string {
-    let out = `{"ok":${a.ok},"room":${jstr(a.room)},"server":${a.server ? this.viewJson(a.server) : 'null'},"message":${jstr(a.message)},"reasons":${strings(a.reasons)},"candidates":[`;
-    for (let k = 0; k < a.candidates.length; k++) {
-      if (k > 0) out += ',';
-      out += this.viewJson(a.candidates[k]!);
-    }
-    out += '],';
-    if (a.excluded === this.excludedShown && a.excludedCounts === this.excludedCounts) {
-      this.excludedJson ??= `"excluded":${ascii(JSON.stringify(a.excluded))},"excludedCounts":${ascii(JSON.stringify(a.excludedCounts))}`;
-      out += this.excludedJson;
-    } else
-      out += `"excluded":${ascii(JSON.stringify(a.excluded))},"excludedCounts":${ascii(JSON.stringify(a.excludedCounts))}`;
-    return `${out},"roomServers":${strings(a.roomServers)},"spilled":${a.spilled},"newSlot":${num(a.newSlot)},"dataAgeMs":${num(a.dataAgeMs)},"blind":${a.blind},"blindForMs":${a.blindForMs === null ? 'null' : num(a.blindForMs)}}`;
-  }
-
-  private viewJson(v: CandidateView): string {
-    const k = this.builtViews.indexOf(v);
-    return k >= 0 ? this.builtJson[k]! : ascii(JSON.stringify(v));
+    return this.views.answerJson(a);
   }
 
   private none(
@@ -655,79 +527,36 @@ export class Chooser {
     };
   }
 
-  /**
-   * The view of one server in an answer. The chosen server carries every signal; the next candidates
-   * carry their participants and their most limiting signal, which keeps answers small and fast.
-   */
-  private candidate(i: number, full = true): CandidateView {
+  /** What the core knows of server `i` now: the input of its views. */
+  private figures(i: number): ServerFigures {
     const a = this.assessments[i]!;
-    const s = a.server;
-    const pending = this.ledger.pending(s.id);
-    const eff = s.participants + pending;
-    const load = s.capacity > 0 ? eff / s.capacity : 1;
-    const score = round(this.key[i]!);
-    // A next candidate's short view (and its JSON) is reused as long as its pending count and score
-    // have not moved; the rest of it only changes on refresh.
-    const last = full ? undefined : this.shortJson[i];
-    if (last && last.pending === pending && last.score === score) {
-      this.builtViews.push(last.view);
-      this.builtJson.push(last.json);
-      return last.view;
-    }
-    const view: CandidateView = {
-      id: s.id,
-      host: s.host,
-      eip: s.eip,
-      port: s.port,
-      region: s.region,
-      zone: s.zone,
-      score,
-      load: round(load),
-      participants: s.participants,
-      pending,
-      capacity: s.capacity,
-      reasons: this.reasonsOf(a, pending, load, full),
+    const id = a.server.id;
+    return {
+      a,
+      pending: this.ledger.pending(id),
+      score: this.key[i]!,
+      full: this.full[i] === 1,
+      drained: this.drained.has(id),
+      reserved: this.reserved.get(id) ?? 0,
     };
-    // Its JSON, from parts that only change on refresh: the fixed fields, the notes.
-    this.heads[i] ??=
-      `{"id":${jstr(s.id)},"host":${jstr(s.host)},"eip":${jstr(s.eip)},"port":${num(s.port)},"region":${jstr(s.region)},"zone":${jstr(s.zone)}`;
-    const r = view.reasons;
-    // reasons[0] is built here from numbers only; the other lines are this server's notes or limit.
-    let tail = `,"reasons":["${r[0]!}"`;
-    if (full) {
-      const notes = notesOf(a, this.policy);
-      this.notesJson[i] ??= notes.map((x) => `,${jstr(x)}`).join('');
-      for (let k = 1; k < r.length - notes.length; k++) tail += `,${jstr(r[k]!)}`;
-      tail += this.notesJson[i];
-    } else for (let k = 1; k < r.length; k++) tail += `,${jstr(r[k]!)}`;
-    const json = `${this.heads[i]},"score":${num(score)},"load":${num(view.load)},"participants":${num(s.participants)},"pending":${num(pending)},"capacity":${num(s.capacity)}${tail}]}`;
-    if (!full) this.shortJson[i] = { pending, score, json, view };
-    this.builtViews.push(view);
-    this.builtJson.push(json);
-    return view;
   }
 
-  private reasonsOf(a: Assessment, pending: number, load: number, full: boolean): string[] {
-    const s = a.server;
-    const out = [
-      `participants ${s.participants} + ${pending} pending of ${s.capacity} (load ${round(load, 2)}, high mark ${this.policy.highMark})`,
-    ];
-    const reserved = this.reserved.get(s.id) ?? 0;
-    if (full && reserved > 0)
-      out.push(
-        `${round(reserved, 1)} more expected in its young rooms (mean room size ${round(this.expectedRoomSize(), 1)})`,
-      );
-    const notes = notesOf(a, this.policy);
-    if (full) out.push(...notes);
-    else {
-      const lim = limitingNote(a, this.policy);
-      if (lim) out.push(lim);
-    }
-    return out;
+  /** The view of server `i` in an answer: every signal for the chosen one, the limiting one for others. */
+  private candidate(i: number, full = true): CandidateView {
+    return this.views.candidate(this.figures(i), this.expectedRoomSize(), full);
   }
 
-  /** Servers able to take a new room, best first (the legacy GetRtcServer list). */
+  /** Servers able to take a new room, best first (the legacy GetRtcServer list), with their figures. */
+  admissibleFigures(region?: string): ServerFigures[] {
+    return this.admissibleIndexes(region).map((i) => this.figures(i));
+  }
+
+  /** Servers able to take a new room, best first. */
   admissible(region?: string): ServerView[] {
+    return this.admissibleIndexes(region).map((i) => this.assessments[i]!.server);
+  }
+
+  private admissibleIndexes(region?: string): number[] {
     const out: number[] = [];
     for (let i = 0; i < this.assessments.length; i++) {
       const a = this.assessments[i]!;
@@ -736,48 +565,13 @@ export class Chooser {
       out.push(i);
     }
     out.sort((x, y) => this.key[y]! - this.key[x]!);
-    return out.map((i) => this.assessments[i]!.server);
+    return out;
   }
 
+  /** The fleet as GET /api/v1/servers lists it. */
   rows(nowMs: number): ServerRow[] {
     const rows: ServerRow[] = [];
-    for (let i = 0; i < this.assessments.length; i++) {
-      const a = this.assessments[i]!;
-      const s = a.server;
-      const pending = this.ledger.pending(s.id);
-      const eff = s.participants + pending;
-      const full = this.full[i] === 1;
-      rows.push({
-        id: s.id,
-        host: s.host,
-        eip: s.eip,
-        port: s.port,
-        region: s.region,
-        zone: s.zone,
-        version: s.version,
-        state: s.state,
-        present: s.present,
-        targetUp: s.targetUp ?? null,
-        rtcUp: s.rtcUp,
-        capacity: s.capacity,
-        participants: s.participants,
-        pending,
-        rooms: s.rooms,
-        load: round(s.capacity > 0 ? eff / s.capacity : 1),
-        score: round(this.key[i]!),
-        grade: a.grade,
-        dataAgeMs: Math.max(0, nowMs - s.sampleTimeMs),
-        drained: this.drained.has(s.id),
-        full,
-        excluded: a.exclusion
-          ? { reason: a.exclusion.code, detail: a.exclusion.detail }
-          : full
-            ? { reason: 'full', detail: this.fullDetail(s, eff) }
-            : null,
-        notes: notesOf(a, this.policy),
-        limiting: limitingNote(a, this.policy) ?? null,
-      });
-    }
+    for (let i = 0; i < this.assessments.length; i++) rows.push(this.views.row(this.figures(i), nowMs));
     return rows;
   }
 

@@ -8,9 +8,10 @@ import { loadDispatcherConfig, spec } from './config.ts';
 import { createDispatcherMetrics } from './metrics.ts';
 import { createPrometheusApi } from './prometheus-api.ts';
 import { createRefresher } from './refresher.ts';
+import { createDispatchService } from './service.ts';
 import { createRedisStore, memoryStore, type SharedStore } from './store.ts';
 
-/** `rtcmon dispatcher`: config → snapshot refresher + chooser (+ Redis) → HTTP API → graceful shutdown. */
+/** `rtcmon dispatcher`: config → chooser + store (Redis) → dispatch service + refresher → HTTP API → graceful shutdown. */
 export async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help')) {
     process.stdout.write(usage('dispatcher', spec));
@@ -31,23 +32,14 @@ export async function main(argv: string[]): Promise<void> {
         logger: logger.child({ module: 'redis' }),
       })
     : memoryStore;
-  if (store.shared) {
-    await store.subscribe({
-      onAssign: (server, room, at) => chooser.record(server, room, at),
-      onDrain: (server, drained) => chooser.setDrained(server, drained, clock()),
-    });
-  }
-  const syncDrains = async () => {
-    if (!store.shared) return;
-    try {
-      const shared = new Set(await store.drained());
-      for (const id of shared) chooser.setDrained(id, true, clock());
-      for (const id of chooser.drainedServers()) if (!shared.has(id)) chooser.setDrained(id, false, clock());
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'reading drains from redis failed');
-    }
-  };
-  await syncDrains();
+  const service = createDispatchService({
+    chooser,
+    store,
+    metrics,
+    logger: logger.child({ module: 'dispatch' }),
+    clock,
+  });
+  await service.start();
 
   const refresher = createRefresher({
     chooser,
@@ -62,18 +54,15 @@ export async function main(argv: string[]): Promise<void> {
     clock,
     onRefresh: (o) => {
       metrics.refresh(o);
-      void syncDrains();
+      void service.syncDrains();
     },
   });
   refresher.start();
 
   const app = createDispatcherApp({
-    chooser,
-    store,
-    metrics,
+    service,
     logger: logger.child({ module: 'api' }),
     apiToken: readSecretFile(cfg.apiTokenFile, 'api.token-file'),
-    clock,
   });
   const served = await serve({
     app,
