@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages by purpose; `start` is what `npm start` runs, `test` what the test suite starts.
 start_pkgs=(prometheus prometheus-node-exporter clickhouse-server clickhouse-client janus janus-demos libjs-janus-gateway iproute2)
-test_pkgs=("${start_pkgs[@]}" redis-server chromium tcpdump iptables golang-go openssl zookeeper liblog4j1.2-java libslf4j-java)
+# ZooKeeper (and the JRE it pulls in) with the jars that make it log: the cluster tests and `npm start -- --cluster`.
+cluster_pkgs=(zookeeper liblog4j1.2-java libslf4j-java)
+test_pkgs=("${start_pkgs[@]}" redis-server chromium tcpdump iptables golang-go openssl "${cluster_pkgs[@]}")
 bench_pkgs=("${test_pkgs[@]}" victoria-metrics wrk)
 
 want=()
@@ -15,7 +17,8 @@ for group in "${@:-start}"; do
     start) want+=("${start_pkgs[@]}") ;;
     test) want+=("${test_pkgs[@]}") ;;
     bench) want+=("${bench_pkgs[@]}") ;;
-    *) echo "setup.sh: unknown group '$group' (start, test or bench)" >&2; exit 2 ;;
+    cluster) want+=("${start_pkgs[@]}" "${cluster_pkgs[@]}") ;;
+    *) echo "setup.sh: unknown group '$group' (start, test, bench or cluster)" >&2; exit 2 ;;
   esac
 done
 

@@ -2,5 +2,7 @@
 # `npm start`: installs what is missing, then runs the whole system on this machine until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh start
+groups=(start)
+for a in "$@"; do [ "$a" = --cluster ] && groups+=(cluster); done
+bash scripts/setup.sh "${groups[@]}"
 exec bin/rtcmon stack "$@"

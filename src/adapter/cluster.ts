@@ -62,11 +62,10 @@ export function createTopology(cluster: string, clients: readonly ClickHouseClie
     shards: 0,
     replicas,
     replicasOf(shard, now) {
-      // Healthy before avoided, then in the order given; the order is stable so a shard's writes keep
+      // Healthy before avoided (a failed insert, or the last health check), then in the order given; the order is stable so a shard's writes keep
       // going to one replica (fewer parts to fetch) while it works.
-      return replicas
-        .filter((r) => r.shard === shard)
-        .sort((a, b) => Number(a.avoidUntil > now) - Number(b.avoidUntil > now));
+      const last = (r: Replica) => Number(r.avoidUntil > now || !r.up || r.readOnly);
+      return replicas.filter((r) => r.shard === shard).sort((a, b) => last(a) - last(b));
     },
   };
 }

@@ -3,6 +3,7 @@ import { loadConfig, options, usage } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import type { StackPart } from './part.ts';
 import { adapterPart } from './parts/adapter.ts';
+import { clusterAdapterPart } from './parts/cluster.ts';
 import { consolePart } from './parts/console.ts';
 import { dispatcherPart } from './parts/dispatcher.ts';
 import { exporterPart } from './parts/exporter.ts';
@@ -14,6 +15,11 @@ const spec = {
     'run.dir',
     '',
     'Run directory for configs, data and logs (default .run/stack-<time>).',
+  ),
+  cluster: options.bool(
+    'cluster',
+    false,
+    'Store into a ClickHouse cluster (3 shards × 2 replicas, ZooKeeper × 3) instead of one node.',
   ),
   scrapeInterval: options.string('scrape-interval', '5s', 'Prometheus scrape interval.'),
   prometheusPort: options.int(
@@ -48,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     logger,
     scrapeInterval: cfg.scrapeInterval,
     prometheusPort: cfg.prometheusPort,
-    parts: PARTS,
+    parts: cfg.cluster ? PARTS.map((p) => (p === adapterPart ? clusterAdapterPart : p)) : PARTS,
   });
   const { started, logDir } = stack;
   // Prometheus may take a while to stop: it flushes its remote-write queue to the adapter first.

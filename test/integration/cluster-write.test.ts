@@ -8,7 +8,10 @@ import {
   type AdapterHandle,
   type ClusterRig,
   type GenOptions,
+  newStats,
   q,
+  readyDetail,
+  remoteRead,
   report,
   runWriter,
   startClusterRig,
@@ -108,6 +111,100 @@ describe('ClickHouse cluster: writes survive replica, shard and adapter failures
     const stats = await writing;
     const v = await verify(rig, g, stats);
     report('adapter SIGKILL', v, `answers ${JSON.stringify(Object.fromEntries(stats.answers))}`);
+    assert.deepEqual(v.missing, []);
+    assert.deepEqual(v.divergent, []);
+    assert.equal(v.duplicates, 0);
+  });
+
+  it('3. ZooKeeper: one of three stopped, writes go on; quorum lost, 503 and reads work; back, 0 lost', async () => {
+    const g = gen('t3_zookeeper');
+    const stats = newStats();
+    let stop = false;
+    const writing = runWriter({ url: () => adapter.url, gen: g, workers: 3, stop: () => stop, stats });
+    const ackedSince = (t: number, until = Number.POSITIVE_INFINITY) =>
+      [...stats.ackedAt.values()].filter((x) => x > t && x < until).length;
+    await sleep(1_500);
+    const [z1, z2] = rig.zk.servers;
+    await z1!.stop();
+    const oneDownAt = Date.now();
+    await sleep(5_000);
+    const withTwo = ackedSince(oneDownAt);
+    await z2!.stop();
+    const quorumLostAt = Date.now();
+    const failedBefore = stats.answers.get('503') ?? 0;
+    await sleep(8_000);
+    const quorumBackAt = Date.now();
+    // Samples written before the outage, read through the adapter while ZooKeeper has no quorum.
+    const read = await remoteRead(
+      adapter.url,
+      [{ type: 0, name: '__name__', value: g.metric }],
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    const withoutQuorum = ackedSince(quorumLostAt + 2_000, quorumBackAt);
+    const failedWithoutQuorum = (stats.answers.get('503') ?? 0) - failedBefore;
+    await z1!.start();
+    await z2!.start();
+    const deadline = Date.now() + 90_000;
+    while (ackedSince(quorumBackAt) < 3 && Date.now() < deadline) await sleep(500);
+    const resumed = ackedSince(quorumBackAt);
+    stop = true;
+    await writing;
+    const v = await verify(rig, g, stats);
+    report(
+      'ZooKeeper',
+      v,
+      `acknowledged with 2 of 3 ZooKeeper ${withTwo} requests, without quorum ${withoutQuorum} (503: ${failedWithoutQuorum}), after ${resumed}; series read without quorum ${read.size}`,
+    );
+    assert.ok(withTwo > 0, 'writes must go on with one ZooKeeper server of three down');
+    assert.equal(withoutQuorum, 0, 'nothing may be acknowledged without ZooKeeper quorum');
+    assert.ok(failedWithoutQuorum > 0, 'expected 503 without quorum');
+    assert.equal(read.size, g.series, 'reads must keep working without ZooKeeper quorum');
+    assert.ok(resumed >= 3, 'writes must resume when the quorum is back');
+    assert.deepEqual(v.missing, []);
+    assert.deepEqual(v.divergent, []);
+    assert.equal(v.duplicates, 0);
+  });
+
+  it('5. a replica frozen with SIGSTOP: writes fail over within the insert timeout, nothing hangs', async () => {
+    const g = gen('t5_sigstop');
+    const stats = newStats();
+    let stop = false;
+    // Prometheus' remote_timeout is 30 s: no answer may take longer.
+    const writing = runWriter({
+      url: () => adapter.url,
+      gen: g,
+      workers: 3,
+      stop: () => stop,
+      stats,
+      timeoutMs: 30_000,
+    });
+    await sleep(1_500);
+    const frozen = rig.cluster.nodes.find((n) => n.shard === 0 && n.replica === 0)!;
+    frozen.pause();
+    const pausedAt = Date.now();
+    await sleep(12_000);
+    const health = await readyDetail(adapter.url);
+    const during = [...stats.ackedAt.values()].filter((t) => t > pausedAt).length;
+    frozen.resume();
+    await sleep(2_000);
+    stop = true;
+    await writing;
+    const v = await verify(rig, g, stats);
+    const s1 = health.detail.shards[0]!;
+    report(
+      'SIGSTOP',
+      v,
+      `acknowledged while frozen ${during} requests, client timeouts ${stats.timeouts}, answers ${JSON.stringify(Object.fromEntries(stats.answers))}; /-/ready shard 1: ${JSON.stringify(s1.replicas.map((r) => [r.replica, r.up]))}`,
+    );
+    assert.equal(stats.timeouts, 0);
+    assert.ok(during > 0, 'writes must go on through the other replica');
+    assert.deepEqual(
+      s1.replicas.map((r) => r.up),
+      [false, true],
+      'health must show the frozen replica down and its twin up',
+    );
+    assert.equal(health.status, 200, 'still writable: every shard has a replica');
     assert.deepEqual(v.missing, []);
     assert.deepEqual(v.divergent, []);
     assert.equal(v.duplicates, 0);

@@ -11,7 +11,7 @@ import {
 import { freePort, type ManagedProcess } from '../../src/stack/servers/process.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { startZooKeeper, type ZooKeeperEnsemble } from '../../src/stack/servers/zookeeper.ts';
-import { WriteRequest } from './prompb.ts';
+import { ReadRequest, ReadResponse, TO_OBJECT, WriteRequest } from './prompb.ts';
 
 /** ZooKeeper × 3, ClickHouse 3 shards × 2 replicas, and `rtcmon adapter` processes in cluster mode. */
 export interface ClusterRig {
@@ -151,6 +151,15 @@ export function requestBody(o: GenOptions, series: readonly SeriesKey[], r: numb
   return snappy.compressSync(Buffer.from(WriteRequest.encode(req).finish()));
 }
 
+/** Empty writer statistics, to watch while a writer runs. */
+export const newStats = (): WriterStats => ({
+  sent: 0,
+  acked: new Set(),
+  answers: new Map(),
+  ackedAt: new Map(),
+  timeouts: 0,
+});
+
 export interface WriterStats {
   /** Requests attempted (each counted once however often it was resent). */
   sent: number;
@@ -182,13 +191,7 @@ export async function runWriter(opts: {
   pauseMs?: number;
 }): Promise<WriterStats> {
   const series = genSeries(opts.gen);
-  const stats: WriterStats = opts.stats ?? {
-    sent: 0,
-    acked: new Set(),
-    answers: new Map(),
-    ackedAt: new Map(),
-    timeouts: 0,
-  };
+  const stats: WriterStats = opts.stats ?? newStats();
   let next = stats.sent;
   const count = (k: string) => stats.answers.set(k, (stats.answers.get(k) ?? 0) + 1);
   const worker = async () => {
@@ -369,4 +372,55 @@ export async function waitReady(url: string, timeoutMs = 120_000): Promise<void>
     if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms`);
     await sleep(250);
   }
+}
+
+/** Remote read (SAMPLES) of one query through an adapter: series by labels → samples count; throws on non-200. */
+export async function remoteRead(
+  url: string,
+  matchers: { type: number; name: string; value: string }[],
+  start: number,
+  end: number,
+): Promise<Map<string, number>> {
+  const body = snappy.compressSync(
+    Buffer.from(
+      ReadRequest.encode(
+        ReadRequest.fromObject({ queries: [{ start_timestamp_ms: start, end_timestamp_ms: end, matchers }] }),
+      ).finish(),
+    ),
+  );
+  const res = await fetch(`${url}/read`, {
+    method: 'POST',
+    body: new Uint8Array(body),
+    headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf' },
+    signal: AbortSignal.timeout(30_000),
+  });
+  const raw = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) throw new Error(`read: ${res.status} ${raw.toString()}`);
+  const out = ReadResponse.toObject(ReadResponse.decode(snappy.uncompressSync(raw) as Buffer), TO_OBJECT) as {
+    results: { timeseries: { labels: { name: string; value: string }[]; samples: unknown[] }[] }[];
+  };
+  return new Map(
+    (out.results[0]?.timeseries ?? []).map((t) => [
+      JSON.stringify(t.labels.map((l) => [l.name, l.value])),
+      t.samples.length,
+    ]),
+  );
+}
+
+/** The JSON detail of an adapter's /-/ready answer (cluster mode), with its status. */
+export async function readyDetail(url: string): Promise<{
+  status: number;
+  detail: {
+    migrated: boolean;
+    writable: boolean;
+    shards: {
+      shard: number;
+      writable: boolean;
+      replicas: { replica: string; up: boolean; readOnly: boolean }[];
+    }[];
+  };
+}> {
+  const res = await fetch(`${url}/-/ready`);
+  const text = await res.text();
+  return { status: res.status, detail: JSON.parse(text.slice(text.indexOf('\n') + 1)) };
 }
