@@ -8,7 +8,7 @@ import { type IngestTarget, rtcmonSingleNode, victoriaMetrics } from './targets.
 
 /**
  * `npm run bench:ingest` (node --import tsx bench/ingest/main.ts [--servers=N] [--rounds=N] [--profile]
- * [--only=8|64] [--adapter=--flag=value …]): two request shapes, fixed here before any run, each sent to rtcmon adapter +
+ * [--only=8|64] [--tls] [--adapter=--flag=value …]): two request shapes, fixed here before any run, each sent to rtcmon adapter +
  * ClickHouse and to VictoriaMetrics, every target started empty:
  * - Prometheus' queue shape: 8 senders (shards), 2,000 samples per request (max_samples_per_send);
  * - high concurrency: 64 senders, 2,000 samples per request.
@@ -16,6 +16,7 @@ import { type IngestTarget, rtcmonSingleNode, victoriaMetrics } from './targets.
  * samples/s stored end to end (the time until the last acknowledgement) and CPU-µs per sample of the
  * target's processes (from /proc/<pid>/stat, with 2 s after the load for merges and flushes). Then each
  * store is asked how many samples it holds in the window: anything but exactly what was sent fails the run.
+ * --tls adds a third target: the same adapter behind --web.config.file (TLS + basic auth), same data.
  */
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -50,6 +51,8 @@ if (profile) mkdirSync(profileDir, { recursive: true });
 const targets: IngestTarget[] = [
   rtcmonSingleNode({ adapterArgs, ...(profile ? { profileDir } : {}) }),
   victoriaMetrics(),
+  // The cost of --web.config.file: the same adapter behind TLS and basic auth (issue 13).
+  ...(process.argv.includes('--tls') ? [rtcmonSingleNode({ adapterArgs, tls: true })] : []),
 ];
 
 out(
@@ -83,7 +86,7 @@ try {
       const running = await target.start(tdir);
       try {
         const cpu0 = running.processes.map((x) => cpuSeconds(x.pid));
-        const r = await sendAll(running.writeUrl, p, shape.senders);
+        const r = await sendAll(running.writeUrl, p, shape.senders, running.secure);
         await sleep(SETTLE_MS);
         const cpu = running.processes.map((x, i) => cpuSeconds(x.pid) - cpu0[i]!);
         const total = cpu.reduce((a, b) => a + b, 0);
@@ -110,6 +113,11 @@ try {
       `ratio ${a} / ${v}: CPU per sample ${(perSample[a]! / perSample[v]!).toFixed(2)}x (target <= 1.2), throughput ${(rate[a]! / rate[v]!).toFixed(2)}x` +
         (shape.senders === 8 ? `; ${a} ${rate[a]!.toFixed(0)} samples/s (target >= 750000)` : ''),
     );
+    const secured = targets[2]?.name;
+    if (secured)
+      out(
+        `ratio ${secured} / ${a}: CPU per sample ${(perSample[secured]! / perSample[a]!).toFixed(2)}x, throughput ${(rate[secured]! / rate[a]!).toFixed(2)}x`,
+      );
   }
   if (profile) out(`adapter CPU profiles written to ${profileDir}/*.cpuprofile`);
 } finally {

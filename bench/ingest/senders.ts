@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Payloads } from './fleet.ts';
 
@@ -14,12 +15,21 @@ export interface SendResult {
  * Sends every body to `url` the way Prometheus' remote-write queue does: one sender per shard, each sending
  * its own shard's requests in order, one at a time; a 5xx is resent after a backoff, a 4xx is an error.
  */
-export async function sendAll(url: string, p: Payloads, senders: number): Promise<SendResult> {
+export async function sendAll(
+  url: string,
+  p: Payloads,
+  senders: number,
+  /** For an https:// URL: the CA to trust, and an Authorization header (basic auth), as Prometheus sends them. */
+  secure?: { ca: Buffer; authorization: string },
+): Promise<SendResult> {
   const u = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: senders });
+  const tls = u.protocol === 'https:';
+  const agent = tls
+    ? new HttpsAgent({ keepAlive: true, maxSockets: senders, ...(secure ? { ca: secure.ca } : {}) })
+    : new Agent({ keepAlive: true, maxSockets: senders });
   const post = (body: Buffer): Promise<number> =>
     new Promise((resolve, reject) => {
-      const req = request(
+      const req = (tls ? httpsRequest : request)(
         {
           host: u.hostname,
           port: u.port,
@@ -31,6 +41,7 @@ export async function sendAll(url: string, p: Payloads, senders: number): Promis
             'content-type': 'application/x-protobuf',
             'x-prometheus-remote-write-version': '0.1.0',
             'content-length': body.length,
+            ...(secure ? { authorization: secure.authorization } : {}),
           },
         },
         (res) => {

@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import { freePort, httpOk, startProcess } from '../../src/stack/servers/process.ts';
 import { RTCMON_BIN } from '../../src/stack/servers/role.ts';
 import { startVictoriaMetrics } from '../../src/stack/servers/victoria-metrics.ts';
+import { basic, bcryptHash, httpsCall, makeCa, makeLeaf, writeWebConfig } from '../../test/support/pki.ts';
 
 /** One system under test, started empty for each run. */
 export interface IngestTarget {
@@ -19,6 +22,8 @@ export interface RunningTarget {
   readonly processes: readonly { name: string; pid: number }[];
   /** Samples the store holds with timestamps in [fromMs, toMs], counted in the store itself. */
   storedSamples(fromMs: number, toMs: number): Promise<number>;
+  /** For a TLS target: the CA and the Authorization header a sender needs. */
+  readonly secure?: { ca: Buffer; authorization: string };
   /** A line of target-specific figures after the run (e.g. inserts). */
   notes(): Promise<string>;
   stop(): Promise<void>;
@@ -28,15 +33,46 @@ export interface RunningTarget {
 export function rtcmonSingleNode(opts: {
   adapterArgs: readonly string[];
   profileDir?: string;
+  /** Behind --web.config.file: TLS (server certificate, no client certificate) and bcrypt basic auth. */
+  tls?: boolean;
 }): IngestTarget {
   return {
-    name: 'rtcmon adapter+ClickHouse',
-    settings: `adapter ${opts.adapterArgs.join(' ') || '(defaults)'}; ClickHouse 18.16 defaults`,
+    name: opts.tls ? 'rtcmon TLS+basic auth' : 'rtcmon adapter+ClickHouse',
+    settings:
+      `adapter ${opts.adapterArgs.join(' ') || '(defaults)'}; ClickHouse 18.16 defaults` +
+      (opts.tls
+        ? '; --web.config.file: TLS 1.2-1.3 (P-256 certificate), basic_auth_users bcrypt cost 10'
+        : ''),
     async start(dir) {
       const logDir = join(dir, 'logs');
       const ch = await startClickHouse({ dir: join(dir, 'clickhouse'), logDir });
       const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
+      const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+      let secure: { ca: Buffer; authorization: string } | undefined;
+      const webArgs: string[] = [];
+      if (opts.tls) {
+        const pki = join(dir, 'pki');
+        const ca = makeCa(pki, 'ca');
+        const server = makeLeaf(pki, ca, 'server');
+        const password = randomBytes(12).toString('hex');
+        writeWebConfig(join(pki, 'web.yml'), {
+          tls_server_config: { cert_file: server.cert, key_file: server.key },
+          basic_auth_users: { prometheus: bcryptHash(password, 10) },
+        });
+        webArgs.push(`--web.config.file=${join(pki, 'web.yml')}`);
+        secure = { ca: readFileSync(ca.cert), authorization: basic('prometheus', password) };
+      }
+      const get = async (path: string): Promise<{ ok: boolean; text: string }> => {
+        if (!secure) {
+          const r = await fetch(`${url}${path}`);
+          return { ok: r.ok, text: await r.text() };
+        }
+        const r = await httpsCall(`${url}${path}`, {
+          ca: join(dir, 'pki', 'ca.crt'),
+          auth: secure.authorization,
+        });
+        return { ok: r.status === 200, text: r.body.toString() };
+      };
       let adapter: Awaited<ReturnType<typeof startProcess>>;
       try {
         adapter = await startProcess({
@@ -51,10 +87,17 @@ export function rtcmonSingleNode(opts: {
             `--clickhouse.url=${ch.url}`,
             '--clickhouse.database=bench',
             '--log.level=warn',
+            ...webArgs,
             ...opts.adapterArgs,
           ],
           logDir,
-          ready: () => httpOk(`${url}/-/ready`),
+          ready: () =>
+            secure
+              ? get('/-/ready').then(
+                  (r) => r.ok,
+                  () => false,
+                )
+              : httpOk(`${url}/-/ready`),
         });
       } catch (err) {
         await ch.stop();
@@ -64,6 +107,7 @@ export function rtcmonSingleNode(opts: {
         Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
       return {
         writeUrl: `${url}/write`,
+        ...(secure ? { secure } : {}),
         processes: [
           { name: 'adapter', pid: adapter.pid },
           { name: 'ClickHouse', pid: ch.process.pid },
@@ -76,7 +120,7 @@ export function rtcmonSingleNode(opts: {
             ),
           ),
         async notes() {
-          const m = await (await fetch(`${url}/metrics`)).text();
+          const m = (await get('/metrics')).text;
           const inserts = metric(m, 'rtcmon_adapter_batch_samples_count');
           const rows = Number(await ch.query('SELECT count() FROM bench.samples'));
           return `${inserts} sample inserts, ${(metric(m, 'rtcmon_adapter_batch_samples_sum') / inserts).toFixed(0)} samples and ${(metric(m, 'rtcmon_adapter_batch_requests_sum') / inserts).toFixed(1)} requests per insert; ${rows} physical rows`;

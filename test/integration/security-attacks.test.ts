@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import snappy from 'snappy';
 import { type ClickHouse, startClickHouse } from '../../src/stack/servers/clickhouse.ts';
 import type { ManagedProcess } from '../../src/stack/servers/process.ts';
 import { basic, httpsCall, makeCa, makeLeaf, type Pair } from '../support/pki.ts';
-import { WriteRequest } from '../support/prompb.ts';
+import { writeBody } from '../support/prompb.ts';
 import { makeSecrets, type Secrets, startSecureRole } from '../support/secure-rig.ts';
 
 /**
@@ -28,23 +27,9 @@ describe('security: refused clients against the adapter over TLS', () => {
   let rogueClient: Pair;
   let expiredClient: Pair;
   const now = Date.now();
-  const body = snappy.compressSync(
-    Buffer.from(
-      WriteRequest.encode(
-        WriteRequest.fromObject({
-          timeseries: [
-            {
-              labels: [
-                { name: '__name__', value: 'attack_probe' },
-                { name: 'job', value: 'x' },
-              ],
-              samples: [{ value: 1, timestamp: now }],
-            },
-          ],
-        }),
-      ).finish(),
-    ),
-  );
+  const body = writeBody([
+    { labels: [{ name: '__name__', value: 'attack_probe' }], samples: [{ value: 1, timestamp: now }] },
+  ]);
   const writeHeaders = { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf' };
   const stored = async () => Number(await ch.query(`SELECT count() FROM ${database}.samples`));
   const rss = async () => {

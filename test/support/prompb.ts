@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import snappy from 'snappy';
 
 /**
  * Prometheus remote storage messages (prompb: types.proto + remote.proto, remote write 1.0 and
@@ -112,3 +113,10 @@ export interface PWriteRequest {
 }
 export { MatcherType, MetricTypeNames, ResponseType } from '../../src/adapter/prompb.ts';
 export const TO_OBJECT = { longs: Number, enums: Number, defaults: true, arrays: true } as const;
+
+/** A remote-write body as Prometheus sends it: a snappy-compressed WriteRequest. */
+export function writeBody(timeseries: PTimeSeries[]): Buffer {
+  return snappy.compressSync(
+    Buffer.from(WriteRequest.encode(WriteRequest.fromObject({ timeseries })).finish()),
+  );
+}
