@@ -7,18 +7,21 @@ import type { Policy } from './config.ts';
 import { type Assessment, type ExclusionCode, limitingNote, notesOf } from './score.ts';
 import type { ServerView } from './snapshot.ts';
 
-export interface CandidateView {
-  readonly id: string;
-  readonly host: string;
-  readonly eip: string;
-  readonly port: number;
-  readonly region: string;
-  readonly zone: string;
+/** Where a server is: the first fields of every view of it, in this order. */
+type Place = Pick<ServerView, 'id' | 'host' | 'eip' | 'port' | 'region' | 'zone'>;
+const placeOf = (s: ServerView): Place => ({
+  id: s.id,
+  host: s.host,
+  eip: s.eip,
+  port: s.port,
+  region: s.region,
+  zone: s.zone,
+});
+
+export interface CandidateView extends Place, Pick<ServerView, 'participants' | 'capacity'> {
   readonly score: number;
   readonly load: number;
-  readonly participants: number;
   readonly pending: number;
-  readonly capacity: number;
   readonly reasons: readonly string[];
 }
 
@@ -184,12 +187,7 @@ export class AnswerViews {
       return last.view;
     }
     const view: CandidateView = {
-      id: s.id,
-      host: s.host,
-      eip: s.eip,
-      port: s.port,
-      region: s.region,
-      zone: s.zone,
+      ...placeOf(s),
       score,
       load: round(load),
       participants: s.participants,
@@ -267,12 +265,7 @@ export class AnswerViews {
     const s = a.server;
     const eff = s.participants + pending;
     return {
-      id: s.id,
-      host: s.host,
-      eip: s.eip,
-      port: s.port,
-      region: s.region,
-      zone: s.zone,
+      ...placeOf(s),
       version: s.version,
       state: s.state,
       present: s.present,
