@@ -1,17 +1,23 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { dashboard, datasourceVariable, labelVariable, type Step, stat, timeseries } from './panels.ts';
-import { RI } from './promql.ts';
+import {
+  COUNT,
+  dashboard,
+  datasourceVariable,
+  labelVariable,
+  type Step,
+  stat,
+  timeseries,
+} from './panels.ts';
+import { quantileWhere, rateWhere } from './promql.ts';
 
 const I = 'instance=~"$instance"';
-const COUNT: readonly Step[] = [['blue', null]];
 const BLIND: readonly Step[] = [
   ['green', null],
   ['red', 1],
 ];
 
-const r = (metric: string, extra = '') => `rate(${metric}{${I}${extra ? `, ${extra}` : ''}}[${RI}])`;
-const q = (quant: number, histogram: string, extra = '') =>
-  `histogram_quantile(${quant}, sum by (le) (${r(`${histogram}_bucket`, extra)}))`;
+const r = (metric: string) => rateWhere(I, metric);
+const q = (quant: number, histogram: string, extra = '') => quantileWhere(I, quant, histogram, '', extra);
 
 /** 4. The dispatcher: its decisions, why servers are excluded, the ledger, the snapshot and blind mode. */
 export function dispatcherDashboard(): Dashboard {

@@ -1,5 +1,6 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
+  COUNT,
   dashboard,
   datasourceVariable,
   labelVariable,
@@ -67,7 +68,6 @@ export const LOSS_STEPS: readonly Step[] = [
   ['orange', 0.02],
   ['red', 0.05],
 ];
-const COUNT_STEPS: readonly Step[] = [['blue', null]];
 
 /** p50/p90/p99 of an rtc histogram over the selected servers. */
 export function percentiles(histogram: string): { expr: string; legend: string }[] {
@@ -77,6 +77,85 @@ export function percentiles(histogram: string): { expr: string; legend: string }
 /** CPU busy ratio and memory used ratio of the hosts the selected servers run on (node_exporter). */
 export const HOST_CPU = onHosts(`1 - avg by (host) (rate(node_cpu_seconds_total{mode="idle"}[${RI}]))`);
 export const HOST_MEMORY = onHosts('1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes');
+
+/** MOS p50/p10 and RTT, jitter and loss percentiles over `where` (from the RTCP histograms). */
+export function qualityPanels(where: string) {
+  return [
+    timeseries({
+      title: 'MOS (p50, p10)',
+      description: `E-model MOS estimate (1 to 4.5) of the stream reports on ${where}: median and the worst tenth (p10). Below 3.6 users notice; below 3.1 many complain.`,
+      unit: 'none',
+      steps: MOS_STEPS,
+      decimals: 2,
+      queries: [
+        { expr: quantile(0.5, 'rtc_quality_score'), legend: 'p50' },
+        { expr: quantile(0.1, 'rtc_quality_score'), legend: 'p10' },
+      ],
+      w: 6,
+      h: 8,
+      min: 1,
+      max: 4.5,
+    }),
+    timeseries({
+      title: 'RTT percentiles',
+      description: `Round-trip time of the RTCP stream reports on ${where}: p50, p90, p99.`,
+      unit: 's',
+      steps: RTT_STEPS,
+      queries: percentiles('rtc_rtt_seconds'),
+      w: 6,
+      h: 8,
+      min: 0,
+    }),
+    timeseries({
+      title: 'Jitter percentiles',
+      description: `Interarrival jitter of the RTCP stream reports (audio and video) on ${where}: p50, p90, p99.`,
+      unit: 's',
+      steps: JITTER_STEPS,
+      queries: percentiles('rtc_jitter_seconds'),
+      w: 6,
+      h: 8,
+      min: 0,
+    }),
+    timeseries({
+      title: 'Packet loss percentiles',
+      description: `Fraction of packets lost per RTCP stream report on ${where}: p50, p90, p99.`,
+      unit: 'percentunit',
+      steps: LOSS_STEPS,
+      queries: percentiles('rtc_packet_loss_ratio'),
+      w: 6,
+      h: 8,
+      min: 0,
+    }),
+  ];
+}
+
+/** CPU busy and memory used of the hosts `where` runs on (node_exporter, joined by host). */
+export function hostPanels(where: string, w: number) {
+  return [
+    timeseries({
+      title: 'Host CPU busy',
+      description: `Share of CPU time not idle on the hosts ${where} run on (node_exporter, joined by host).`,
+      unit: 'percentunit',
+      steps: LOAD_STEPS,
+      queries: [{ expr: HOST_CPU, legend: '{{host}}' }],
+      w,
+      h: 8,
+      min: 0,
+      max: 1,
+    }),
+    timeseries({
+      title: 'Host memory used',
+      description: `Share of memory not available (1 - MemAvailable / MemTotal) on the hosts ${where} run on (node_exporter).`,
+      unit: 'percentunit',
+      steps: LOAD_STEPS,
+      queries: [{ expr: HOST_MEMORY, legend: '{{host}}' }],
+      w,
+      h: 8,
+      min: 0,
+      max: 1,
+    }),
+  ];
+}
 
 const sumScoped = (metric: string, extra = '') => `sum(${scoped(sel(metric, extra))})`;
 const byRegion = (metric: string) => `sum by (region) (${withRegion(sel(metric))})`;
@@ -94,7 +173,7 @@ export function fleetOverview(): Dashboard {
         title: 'Servers up',
         description: 'RTC servers the exporter can read (rtc_up = 1).',
         unit: 'short',
-        steps: COUNT_STEPS,
+        steps: COUNT,
         queries: [{ expr: sumScoped('rtc_up'), legend: 'up' }],
         w: 4,
         h: 4,
@@ -128,7 +207,7 @@ export function fleetOverview(): Dashboard {
         title: 'Rooms',
         description: 'Rooms with at least one participant, over the selected servers.',
         unit: 'short',
-        steps: COUNT_STEPS,
+        steps: COUNT,
         queries: [{ expr: sumScoped('rtc_rooms'), legend: 'rooms' }],
         w: 4,
         h: 4,
@@ -137,7 +216,7 @@ export function fleetOverview(): Dashboard {
         title: 'Participants',
         description: 'Participants connected, over the selected servers.',
         unit: 'short',
-        steps: COUNT_STEPS,
+        steps: COUNT,
         queries: [{ expr: sumScoped('rtc_participants'), legend: 'participants' }],
         w: 4,
         h: 4,
@@ -164,7 +243,7 @@ export function fleetOverview(): Dashboard {
         description:
           'Participants connected (solid) against the participant capacity the servers are configured for, per region.',
         unit: 'short',
-        steps: COUNT_STEPS,
+        steps: COUNT,
         queries: [
           { expr: byRegion('rtc_participants'), legend: '{{region}} participants' },
           { expr: byRegion('rtc_capacity_participants'), legend: '{{region}} capacity' },
@@ -215,57 +294,12 @@ export function fleetOverview(): Dashboard {
         h: 8,
         min: 0,
       }),
-      timeseries({
-        title: 'MOS (p50, p10)',
-        description:
-          'E-model MOS estimate (1 to 4.5) of the stream reports: median and the worst tenth (p10). Below 3.6 users notice; below 3.1 many complain.',
-        unit: 'none',
-        steps: MOS_STEPS,
-        decimals: 2,
-        queries: [
-          { expr: quantile(0.5, 'rtc_quality_score'), legend: 'p50' },
-          { expr: quantile(0.1, 'rtc_quality_score'), legend: 'p10' },
-        ],
-        w: 6,
-        h: 8,
-        min: 1,
-        max: 4.5,
-      }),
-      timeseries({
-        title: 'RTT percentiles',
-        description: 'Round-trip time of the RTCP stream reports: p50, p90, p99.',
-        unit: 's',
-        steps: RTT_STEPS,
-        queries: percentiles('rtc_rtt_seconds'),
-        w: 6,
-        h: 8,
-        min: 0,
-      }),
-      timeseries({
-        title: 'Jitter percentiles',
-        description: 'Interarrival jitter of the RTCP stream reports (audio and video): p50, p90, p99.',
-        unit: 's',
-        steps: JITTER_STEPS,
-        queries: percentiles('rtc_jitter_seconds'),
-        w: 6,
-        h: 8,
-        min: 0,
-      }),
-      timeseries({
-        title: 'Packet loss percentiles',
-        description: 'Fraction of packets lost per RTCP stream report: p50, p90, p99.',
-        unit: 'percentunit',
-        steps: LOSS_STEPS,
-        queries: percentiles('rtc_packet_loss_ratio'),
-        w: 6,
-        h: 8,
-        min: 0,
-      }),
+      ...qualityPanels('the selected servers'),
       timeseries({
         title: 'Egress bandwidth by region',
         description: 'RTP bits per second the servers send (direction out), per region.',
         unit: 'bps',
-        steps: COUNT_STEPS,
+        steps: COUNT,
         queries: [
           {
             expr: `8 * sum by (region) (${withRegion(rate('rtc_rtp_bytes_total', 'direction="out"'))})`,
@@ -276,30 +310,7 @@ export function fleetOverview(): Dashboard {
         h: 8,
         min: 0,
       }),
-      timeseries({
-        title: 'Host CPU busy',
-        description:
-          'Share of CPU time not idle on the hosts the selected servers run on (node_exporter, joined by host).',
-        unit: 'percentunit',
-        steps: LOAD_STEPS,
-        queries: [{ expr: HOST_CPU, legend: '{{host}}' }],
-        w: 8,
-        h: 8,
-        min: 0,
-        max: 1,
-      }),
-      timeseries({
-        title: 'Host memory used',
-        description:
-          'Share of memory not available (1 - MemAvailable / MemTotal) on those hosts (node_exporter).',
-        unit: 'percentunit',
-        steps: LOAD_STEPS,
-        queries: [{ expr: HOST_MEMORY, legend: '{{host}}' }],
-        w: 8,
-        h: 8,
-        min: 0,
-        max: 1,
-      }),
+      ...hostPanels('the selected servers', 8),
       table({
         title: 'Top 10 hottest servers',
         description:

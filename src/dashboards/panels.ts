@@ -51,6 +51,9 @@ export type Unit =
 /** A color for values at or above `from` (the first step has from = null: minus infinity). */
 export type Step = readonly [color: 'green' | 'orange' | 'red' | 'blue' | 'text', from: number | null];
 
+/** One neutral color: a count or a rate with no good or bad level. */
+export const COUNT: readonly Step[] = [['blue', null]];
+
 export interface Query {
   readonly expr: string;
   /** Grafana legend template, e.g. `{{region}}`. */

@@ -6,6 +6,16 @@
 /** Grafana's rate window: at least four scrape intervals, so a rate always has two samples. */
 export const RI = '$__rate_interval';
 
+/** `rate(metric{matcher, …extra}[$__rate_interval])`, e.g. with matcher `instance=~"$instance"`. */
+export function rateWhere(matcher: string, metric: string, extra = ''): string {
+  return `rate(${metric}{${matcher}${extra ? `, ${extra}` : ''}}[${RI}])`;
+}
+
+/** A quantile of a histogram over the series `matcher` selects, kept per `by` labels (besides le). */
+export function quantileWhere(matcher: string, q: number, histogram: string, by = '', extra = ''): string {
+  return `histogram_quantile(${q}, sum by (le${by ? `, ${by}` : ''}) (${rateWhere(matcher, `${histogram}_bucket`, extra)}))`;
+}
+
 /** The servers the `$region` and `$server` variables select. */
 export const INFO = 'rtc_server_info{region=~"$region", server=~"$server"}';
 

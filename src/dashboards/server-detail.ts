@@ -1,20 +1,8 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import {
-  HOST_CPU,
-  HOST_MEMORY,
-  JITTER_STEPS,
-  LOAD_STEPS,
-  LOSS_STEPS,
-  MOS_STEPS,
-  percentiles,
-  RTT_STEPS,
-  rtcVariables,
-  SUCCESS_STEPS,
-} from './fleet-overview.ts';
-import { dashboard, type Step, stat, timeseries } from './panels.ts';
+import { hostPanels, LOAD_STEPS, qualityPanels, rtcVariables, SUCCESS_STEPS } from './fleet-overview.ts';
+import { COUNT, dashboard, type Step, stat, timeseries } from './panels.ts';
 import { JOIN_FAILURES_BY_REASON, JOIN_SUCCESS, onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
 
-const COUNT: readonly Step[] = [['blue', null]];
 const AGE: readonly Step[] = [
   ['green', null],
   ['orange', 30],
@@ -167,52 +155,7 @@ export function serverDetail(): Dashboard {
         h: 8,
         min: 0,
       }),
-      timeseries({
-        title: 'MOS (p50, p10)',
-        description:
-          'E-model MOS estimate (1 to 4.5) of the stream reports on this server: median and worst tenth.',
-        unit: 'none',
-        steps: MOS_STEPS,
-        decimals: 2,
-        queries: [
-          { expr: quantile(0.5, 'rtc_quality_score'), legend: 'p50' },
-          { expr: quantile(0.1, 'rtc_quality_score'), legend: 'p10' },
-        ],
-        w: 6,
-        h: 8,
-        min: 1,
-        max: 4.5,
-      }),
-      timeseries({
-        title: 'RTT percentiles',
-        description: 'Round-trip time of the RTCP stream reports on this server: p50, p90, p99.',
-        unit: 's',
-        steps: RTT_STEPS,
-        queries: percentiles('rtc_rtt_seconds'),
-        w: 6,
-        h: 8,
-        min: 0,
-      }),
-      timeseries({
-        title: 'Jitter percentiles',
-        description: 'Interarrival jitter of the RTCP stream reports on this server: p50, p90, p99.',
-        unit: 's',
-        steps: JITTER_STEPS,
-        queries: percentiles('rtc_jitter_seconds'),
-        w: 6,
-        h: 8,
-        min: 0,
-      }),
-      timeseries({
-        title: 'Packet loss percentiles',
-        description: 'Fraction of packets lost per RTCP stream report on this server: p50, p90, p99.',
-        unit: 'percentunit',
-        steps: LOSS_STEPS,
-        queries: percentiles('rtc_packet_loss_ratio'),
-        w: 6,
-        h: 8,
-        min: 0,
-      }),
+      ...qualityPanels('this server'),
       timeseries({
         title: 'RTP bitrate',
         description: 'RTP bits per second received (in) and sent (out), by media kind.',
@@ -266,30 +209,7 @@ export function serverDetail(): Dashboard {
         h: 8,
         min: 0,
       }),
-      timeseries({
-        title: 'Host CPU busy',
-        description:
-          'Share of CPU time not idle on the host this server runs on (node_exporter, joined by host).',
-        unit: 'percentunit',
-        steps: LOAD_STEPS,
-        queries: [{ expr: HOST_CPU, legend: '{{host}}' }],
-        w: 6,
-        h: 8,
-        min: 0,
-        max: 1,
-      }),
-      timeseries({
-        title: 'Host memory used',
-        description:
-          'Share of memory not available (1 - MemAvailable / MemTotal) on the host (node_exporter).',
-        unit: 'percentunit',
-        steps: LOAD_STEPS,
-        queries: [{ expr: HOST_MEMORY, legend: '{{host}}' }],
-        w: 6,
-        h: 8,
-        min: 0,
-        max: 1,
-      }),
+      ...hostPanels('this server', 6),
       timeseries({
         title: 'Host network',
         description:

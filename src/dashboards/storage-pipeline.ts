@@ -1,18 +1,24 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { dashboard, datasourceVariable, labelVariable, type Step, stat, timeseries } from './panels.ts';
-import { RI } from './promql.ts';
+import {
+  COUNT,
+  dashboard,
+  datasourceVariable,
+  labelVariable,
+  type Step,
+  stat,
+  timeseries,
+} from './panels.ts';
+import { quantileWhere, RI, rateWhere } from './promql.ts';
 
 const A = 'instance=~"$adapter"';
-const COUNT: readonly Step[] = [['blue', null]];
 const ERRORS: readonly Step[] = [
   ['green', null],
   ['red', 0.001],
 ];
 
 /** `rate(metric{instance=~"$adapter", …}[$__rate_interval])`. */
-const ar = (metric: string, extra = '') => `rate(${metric}{${A}${extra ? `, ${extra}` : ''}}[${RI}])`;
-const aq = (q: number, histogram: string, by = '') =>
-  `histogram_quantile(${q}, sum by (le${by ? `, ${by}` : ''}) (${ar(`${histogram}_bucket`)}))`;
+const ar = (metric: string) => rateWhere(A, metric);
+const aq = (q: number, histogram: string, by = '') => quantileWhere(A, q, histogram, by);
 /** Prometheus' own remote-storage series (the remote_write queue towards the adapter). */
 const pr = (metric: string) => `rate(${metric}[${RI}])`;
 
