@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 start_pkgs=(prometheus prometheus-node-exporter clickhouse-server clickhouse-client janus janus-demos libjs-janus-gateway iproute2)
 # ZooKeeper (and the JRE it pulls in) with the jars that make it log: the cluster tests and `npm start -- --cluster`.
 cluster_pkgs=(zookeeper liblog4j1.2-java libslf4j-java)
-test_pkgs=("${start_pkgs[@]}" redis-server chromium tcpdump iptables golang-go openssl "${cluster_pkgs[@]}")
+test_pkgs=("${start_pkgs[@]}" redis-server chromium tcpdump iptables golang-go openssl kubectl systemd "${cluster_pkgs[@]}")
 bench_pkgs=("${test_pkgs[@]}" victoria-metrics wrk)
 
 want=()
