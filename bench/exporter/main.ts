@@ -280,36 +280,20 @@ function promCollectRecorder(): Recorder & { reg: Registry } {
     for (const v of roomMap.values()) if (v > max) max = v;
     return max;
   });
-  const h = (name: keyof typeof FAMILIES, labels: Record<string, string>) =>
+  const family = (name: keyof typeof FAMILIES, labelNames: string[]) =>
     new Histogram({
       name,
       help: name,
-      labelNames: Object.keys(labels),
+      labelNames,
       buckets: [...((FAMILIES[name] as Family).buckets ?? [])],
       registers: [reg],
-    }).labels(labels);
+    });
+  const h = (name: keyof typeof FAMILIES, labels: Record<string, string>) =>
+    family(name, Object.keys(labels)).labels(labels);
   const rtt = h('rtc_rtt_seconds', { server: SERVER });
-  const jitterH = new Histogram({
-    name: 'rtc_jitter_seconds',
-    help: 'rtc_jitter_seconds',
-    labelNames: ['server', 'kind'],
-    buckets: [...((FAMILIES.rtc_jitter_seconds as Family).buckets ?? [])],
-    registers: [reg],
-  });
-  const lossH = new Histogram({
-    name: 'rtc_packet_loss_ratio',
-    help: 'rtc_packet_loss_ratio',
-    labelNames: ['server', 'kind'],
-    buckets: [...((FAMILIES.rtc_packet_loss_ratio as Family).buckets ?? [])],
-    registers: [reg],
-  });
-  const qualityH = new Histogram({
-    name: 'rtc_quality_score',
-    help: 'rtc_quality_score',
-    labelNames: ['server', 'kind'],
-    buckets: [...((FAMILIES.rtc_quality_score as Family).buckets ?? [])],
-    registers: [reg],
-  });
+  const jitterH = family('rtc_jitter_seconds', ['server', 'kind']);
+  const lossH = family('rtc_packet_loss_ratio', ['server', 'kind']);
+  const qualityH = family('rtc_quality_score', ['server', 'kind']);
   const byKind = Object.fromEntries(
     KINDS.map((k) => [
       k,
