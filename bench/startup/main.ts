@@ -18,6 +18,9 @@ const sides = {
   compiled: ['--enable-source-maps', join(repo, 'dist', 'cli.js')],
   'tsx loader': ['--import', 'tsx', join(repo, 'src', 'cli.ts')],
 };
+const add = (to: Record<string, number[]>, side: string, ms: number) => {
+  to[side] = [...(to[side] ?? []), ms];
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 process.stdout.write(
   `settings: rounds=${rounds}, node ${process.version}, loadavg ${loadavg()
@@ -31,7 +34,7 @@ for (let i = 0; i < rounds; i++)
     const t = performance.now();
     const r = spawnSync(process.execPath, [...args, '--help'], { cwd: repo, encoding: 'utf8' });
     if (r.status !== 0 || !r.stdout.startsWith('usage: rtcmon')) throw new Error(`${side}: ${r.stderr}`);
-    (help[side] ??= []).push(performance.now() - t);
+    add(help, side, performance.now() - t);
   }
 
 const dir = mkdtempSync(join(tmpdir(), 'rtcmon-bench-startup-'));
@@ -58,7 +61,7 @@ try {
       });
       const ms = performance.now() - t;
       await p.stop();
-      if (i >= 0) (ready[side] ??= []).push(ms); // round -1 creates the schema for both
+      if (i >= 0) add(ready, side, ms); // round -1 creates the schema for both
     }
 } finally {
   await ch.stop();
