@@ -9,7 +9,7 @@ import { startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { startVictoriaMetrics } from '../../src/stack/servers/victoria-metrics.ts';
 import { ReadRequest } from '../../test/support/prompb.ts';
-import { load, loadAll, METRIC, STEP_MS } from './payload.ts';
+import { forceMergeVm, instant, load, loadAll, METRIC, STEP_MS } from './payload.ts';
 
 /**
  * bench/read: 1,000 series × 24 h at a 15 s interval (5.76 million samples) loaded into ClickHouse
@@ -91,39 +91,6 @@ function compareAnswers(a: Series[], b: Series[]): string[] {
   return out;
 }
 
-/** One instant PromQL query's single scalar-like result (first series' value), as a number. */
-async function instant(base: string, query: string, timeS: number): Promise<number> {
-  const res = await fetch(`${base}/api/v1/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ query, time: String(timeS) }),
-  });
-  const body = (await res.json()) as {
-    status: string;
-    error?: string;
-    data: { result: { value: [number, string] }[] };
-  };
-  if (body.status !== 'success') throw new Error(`${base}: ${query}: ${body.error}`);
-  return Number(body.data.result[0]?.value[1] ?? Number.NaN);
-}
-
-/** VictoriaMetrics: merge every partition now, and wait until no forced merge is running. */
-async function forceMergeVm(vmUrl: string): Promise<void> {
-  const months = new Set<string>();
-  for (const d of [new Date(), new Date(Date.now() - 86_400_000 * Math.ceil(HOURS / 24 + 1))])
-    months.add(`${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`);
-  for (const m of months) {
-    const res = await fetch(`${vmUrl}/internal/force_merge?partition_prefix=${m}`);
-    if (!res.ok) throw new Error(`VictoriaMetrics force_merge ${m}: ${res.status} ${await res.text()}`);
-  }
-  for (;;) {
-    await sleep(500);
-    const text = await (await fetch(`${vmUrl}/metrics`)).text();
-    const m = /^vm_active_force_merges (\d+)/m.exec(text);
-    if (!m || m[1] === '0') return;
-  }
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function rssOf(pid: number): number {
@@ -180,7 +147,7 @@ async function main(): Promise<void> {
     // VictoriaMetrics makes fresh data searchable after its in-memory buffers flush (about a second).
     await sleep(3_000);
     await ch.query('OPTIMIZE TABLE rtcmon.samples FINAL');
-    await forceMergeVm(vm.url);
+    await forceMergeVm(vm.url, Date.now() - 86_400_000 * Math.ceil(HOURS / 24 + 1));
     const sent = SERIES * Math.floor((HOURS * 3600_000) / STEP_MS);
     const [rows, fps] = (await ch.query('SELECT count(), uniqExact(fingerprint) FROM rtcmon.samples'))
       .trim()

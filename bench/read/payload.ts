@@ -113,3 +113,36 @@ export async function loadAll(
   }
   return secs;
 }
+
+/** One instant PromQL query's single scalar-like result (first series' value), as a number. */
+export async function instant(base: string, query: string, timeS: number): Promise<number> {
+  const res = await fetch(`${base}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query, time: String(timeS) }),
+  });
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data: { result: { value: [number, string] }[] };
+  };
+  if (body.status !== 'success') throw new Error(`${base}: ${query}: ${body.error}`);
+  return Number(body.data.result[0]?.value[1] ?? Number.NaN);
+}
+
+/** VictoriaMetrics: merge every partition from `sinceMs`'s month to now's, and wait until no forced merge runs. */
+export async function forceMergeVm(vmUrl: string, sinceMs: number): Promise<void> {
+  const months = new Set<string>();
+  for (const d of [new Date(), new Date(sinceMs)])
+    months.add(`${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`);
+  for (const m of months) {
+    const res = await fetch(`${vmUrl}/internal/force_merge?partition_prefix=${m}`);
+    if (!res.ok) throw new Error(`VictoriaMetrics force_merge ${m}: ${res.status} ${await res.text()}`);
+  }
+  for (;;) {
+    await sleep(500);
+    const text = await (await fetch(`${vmUrl}/metrics`)).text();
+    const m = /^vm_active_force_merges (\d+)/m.exec(text);
+    if (!m || m[1] === '0') return;
+  }
+}

@@ -1,9 +1,10 @@
 import snappy from 'snappy';
-import { PbWriter } from '../../src/adapter/read-proto.ts';
+import { encodeLabels, PbWriter } from '../../src/adapter/read-proto.ts';
+import { rng } from '../dispatch/sim/rng.ts';
 
 /**
  * bench/storage's data: per host, about 50 series like node_exporter's and an RTC server's, scraped every
- * 15 s (a per-host offset in ms, as Prometheus spreads targets), deterministic (mulberry32, fixed seed):
+ * 15 s (a per-host offset in ms, as Prometheus spreads targets), deterministic (pure-rand's Mersenne Twister, fixed seed):
  * - integer counters (bytes, packets, context switches, histogram buckets and counts),
  * - 2-decimal float counters (node_cpu_seconds_total) and 3-decimal ones (io time),
  * - gauges that move little (memory and filesystem in 4 KiB pages, participants, rooms, fds; often unchanged),
@@ -12,34 +13,14 @@ import { PbWriter } from '../../src/adapter/read-proto.ts';
  */
 export const STEP_MS = 15_000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Series {
   labels: Buffer;
   next(): number;
 }
 
-function encodeLabels(ls: [string, string][]): Buffer {
-  const w = new PbWriter(512);
+function labelsOf(ls: [string, string][]): Buffer {
   ls.sort(([a], [b]) => (a < b ? -1 : 1));
-  for (const [name, value] of ls) {
-    const n = Buffer.from(name);
-    const v = Buffer.from(value);
-    w.tag(1, 2);
-    w.uvarint(2 + n.length + 2 + v.length);
-    w.bytesField(1, n);
-    w.bytesField(2, v);
-  }
-  return Buffer.from(w.bytes());
+  return encodeLabels(ls.map(([name, value]) => ({ name: Buffer.from(name), value: Buffer.from(value) })));
 }
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -50,7 +31,7 @@ function hostSeries(h: number, rnd: () => number): Series[] {
   const instance = `10.0.${h >> 8}.${h & 255}`;
   const add = (name: string, job: string, extra: [string, string][], next: () => number) =>
     out.push({
-      labels: encodeLabels([
+      labels: labelsOf([
         ['__name__', name],
         ['instance', `${instance}:${job === 'node' ? 9100 : 9464}`],
         ['job', job],

@@ -7,7 +7,7 @@ import { freePort } from '../../src/stack/servers/process.ts';
 import { startPrometheus } from '../../src/stack/servers/prometheus.ts';
 import { startRole } from '../../src/stack/servers/role.ts';
 import { startVictoriaMetrics } from '../../src/stack/servers/victoria-metrics.ts';
-import { load, post } from '../read/payload.ts';
+import { forceMergeVm, instant, load, post } from '../read/payload.ts';
 import { buildPayload, STEP_MS } from './data.ts';
 
 /**
@@ -34,36 +34,6 @@ function dirBytes(p: string): number {
   const st = statSync(p);
   if (!st.isDirectory()) return st.size;
   return readdirSync(p).reduce((n, f) => n + dirBytes(join(p, f)), 0);
-}
-
-async function instant(base: string, query: string, timeS: number): Promise<number> {
-  const res = await fetch(`${base}/api/v1/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ query, time: String(timeS) }),
-  });
-  const body = (await res.json()) as {
-    status: string;
-    error?: string;
-    data: { result: { value: [number, string] }[] };
-  };
-  if (body.status !== 'success') throw new Error(`${base}: ${query}: ${body.error}`);
-  return Number(body.data.result[0]?.value[1] ?? Number.NaN);
-}
-
-async function forceMergeVm(vmUrl: string, startMs: number): Promise<void> {
-  const months = new Set<string>();
-  for (const d of [new Date(), new Date(startMs)])
-    months.add(`${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`);
-  for (const m of months) {
-    const res = await fetch(`${vmUrl}/internal/force_merge?partition_prefix=${m}`);
-    if (!res.ok) throw new Error(`VictoriaMetrics force_merge ${m}: ${res.status} ${await res.text()}`);
-  }
-  for (;;) {
-    await sleep(500);
-    const m = /^vm_active_force_merges (\d+)/m.exec(await (await fetch(`${vmUrl}/metrics`)).text());
-    if (!m || m[1] === '0') return;
-  }
 }
 
 async function sendAll(
