@@ -98,6 +98,45 @@ describe('console app (socket-free)', () => {
     assert.equal((await a.handle(get('/api/prom/label/bad-name!/values'))).status, 400);
   });
 
+  it('streams a batch of queries as one JSON line per answer, and refuses malformed batches', async () => {
+    const a = app(promUrl);
+    const post = (body: string) =>
+      a.handle({ ...get('/api/prom/batch'), method: 'POST', body: Buffer.from(body) });
+    const r = await post(
+      JSON.stringify({
+        queries: [
+          { kind: 'query', params: { query: 'up', time: '1' } },
+          { kind: 'query_range', params: { query: 'rate(x[1m])', start: '1', end: '2', step: '1' } },
+        ],
+      }),
+    );
+    assert.equal(r.status, 200);
+    let text = '';
+    for await (const chunk of r.body as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .sort((x, y) => x.i - y.i);
+    assert.deepEqual(
+      lines.map((l) => [l.i, l.status, l.body.status]),
+      [
+        [0, 200, 'success'],
+        [1, 200, 'success'],
+      ],
+    );
+    for (const [body, msg] of [
+      ['nope', /not valid JSON/],
+      ['{"queries":[]}', /non-empty array/],
+      ['{"queries":[{"kind":"series","params":{}}]}', /kind must be/],
+      ['{"queries":[{"kind":"query","params":{"query":"up","evil":"1"}}]}', /unknown query parameter "evil"/],
+    ] as const) {
+      const bad = await post(body);
+      assert.equal(bad.status, 400, body);
+      assert.match(bodyOf(bad).error, msg);
+    }
+  });
+
   it('says plainly which upstream is unreachable', async () => {
     const a = app(`http://127.0.0.1:${closedPort}`);
     const r = await a.handle(get('/api/prom/query', 'query=up'));

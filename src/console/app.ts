@@ -25,7 +25,7 @@ const MAX_QUERY_CHARS = 32 << 10;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const ID = '(?:[^/%]|%[0-7][0-9A-Fa-f])+';
 
-function promQuery(req: Req): string {
+function promQuery(req: Pick<Req, 'query'>): string {
   const out = new URLSearchParams();
   for (const [k, v] of req.query) {
     if (!PROM_PARAMS.has(k)) throw invalidRequest(`unknown query parameter ${JSON.stringify(k)}`);
@@ -34,6 +34,66 @@ function promQuery(req: Req): string {
     out.append(k, v);
   }
   return out.toString();
+}
+
+const MAX_BATCH = 200;
+
+/** `{queries: [{kind: 'query' | 'query_range', params: {...}}]}` → Prometheus paths, every one validated. */
+function batchPaths(body: Buffer): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw invalidRequest(`the body is not valid JSON: ${(err as Error).message}`);
+  }
+  const qs = (doc as { queries?: unknown } | null)?.queries;
+  if (!Array.isArray(qs) || qs.length === 0) throw invalidRequest('"queries" must be a non-empty array');
+  if (qs.length > MAX_BATCH) throw invalidRequest(`at most ${MAX_BATCH} queries in one batch`);
+  return qs.map((q, i) => {
+    const { kind, params } = (q ?? {}) as { kind?: unknown; params?: unknown };
+    if (kind !== 'query' && kind !== 'query_range')
+      throw invalidRequest(`queries[${i}].kind must be "query" or "query_range"`);
+    if (params === null || typeof params !== 'object' || Array.isArray(params))
+      throw invalidRequest(`queries[${i}].params must be an object of strings`);
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+      if (typeof v !== 'string') throw invalidRequest(`queries[${i}].params.${k} must be a string`);
+      query.append(k, v);
+    }
+    return `/api/v1/${kind}?${promQuery({ query })}`;
+  });
+}
+
+/**
+ * Runs every query at once against Prometheus and streams one JSON line per answer as it arrives,
+ * `{"i":index,"status":code,"body":<Prometheus' answer>}`: a dashboard needs one request, not one per panel
+ * (a browser opens at most 6 connections to one host), and each panel draws as soon as its answer is in.
+ */
+async function* batch(prometheus: Upstream, paths: readonly string[]): AsyncIterable<Uint8Array> {
+  const pending = new Map<number, Promise<{ i: number; line: string }>>();
+  paths.forEach((path, i) => {
+    pending.set(
+      i,
+      prometheus(path).then(
+        (r) => ({
+          i,
+          line: `{"i":${i},"status":${r.status},"body":${Buffer.from(r.body as Uint8Array).toString('utf8') || 'null'}}\n`,
+        }),
+        (err: unknown) => {
+          const e = err as { status?: number; code?: string; message?: string };
+          return {
+            i,
+            line: `${JSON.stringify({ i, status: e.status ?? 500, body: { status: 'error', errorType: e.code ?? 'internal', error: e.message ?? String(err) } })}\n`,
+          };
+        },
+      ),
+    );
+  });
+  while (pending.size > 0) {
+    const { i, line } = await Promise.race(pending.values());
+    pending.delete(i);
+    yield Buffer.from(line);
+  }
 }
 
 /** The console's HTTP API as a socket-free app: its page and files, the dashboards, and two proxies. */
@@ -90,6 +150,17 @@ export function createConsoleApp(deps: ConsoleDeps): App {
       name: 'dashboard',
     },
     { method: 'GET', path: '/api/status', handler: status, name: 'status' },
+    {
+      method: 'POST',
+      path: '/api/prom/batch',
+      handler: (r) => ({
+        status: 200,
+        headers: { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' },
+        body: batch(deps.prometheus, batchPaths(r.body)),
+      }),
+      maxBodyBytes: 1 << 20,
+      name: 'prom_batch',
+    },
     { method: 'GET', path: '/api/prom/query_range', handler: prom('/api/v1/query_range'), name: 'prom' },
     { method: 'GET', path: '/api/prom/query', handler: prom('/api/v1/query'), name: 'prom' },
     { method: 'GET', path: '/api/prom/series', handler: prom('/api/v1/series'), name: 'prom' },

@@ -32,6 +32,8 @@ export interface PanelDraw {
   text: string;
   /** Table body rows / bar gauge bars. */
   rows: number;
+  /** Fingerprint of the data the panel got (series, points, time span, sum). */
+  sig: string;
 }
 
 /** Waits for the dashboard's next settled load (generation > `afterGen`) and reads every panel. */
@@ -67,6 +69,7 @@ export async function readPanels(
         colouredPixels: coloured,
         text: (p.querySelector('.body') as HTMLElement | null)?.innerText.trim() ?? '',
         rows: p.querySelectorAll('tbody tr, .bar').length,
+        sig: p.dataset.sig ?? '',
       };
     });
     return { gen: Number(document.querySelector('.grid')?.getAttribute('data-gen') ?? 0), panels };

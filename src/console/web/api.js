@@ -58,6 +58,82 @@ export async function call(url, init = {}) {
   throw e;
 }
 
+/** @type {{kind: string, params: Record<string, string>, resolve: (v: any) => void, reject: (e: unknown) => void}[]} */
+let queued = [];
+
+/** Sends every query asked for in this task as one streamed batch; each promise settles as its line arrives. */
+async function flush() {
+  const batch = queued;
+  queued = [];
+  let res;
+  try {
+    res = await fetch('/api/prom/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ queries: batch.map(({ kind, params }) => ({ kind, params })) }),
+    });
+  } catch (err) {
+    const e = new ApiError(0, 'console_unreachable', `the console did not answer: ${err}`);
+    for (const f of listeners) f(e, '/api/prom/batch');
+    for (const q of batch) q.reject(e);
+    return;
+  }
+  if (!res.ok || !res.body) {
+    const b = await res.json().catch(() => ({}));
+    const e = new ApiError(
+      res.status,
+      b.errorType ?? `http_${res.status}`,
+      b.error ?? `HTTP ${res.status}`,
+      b,
+    );
+    for (const q of batch) q.reject(e);
+    return;
+  }
+  const settled = new Set();
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value) buf += value;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+      if (!line) continue;
+      const { i, status, body } = JSON.parse(line);
+      const q = batch[i];
+      if (!q) continue;
+      settled.add(i);
+      if (status >= 200 && status < 300 && body?.status === 'success') q.resolve(body);
+      else {
+        const e = new ApiError(
+          status,
+          body?.errorType ?? `http_${status}`,
+          body?.error ?? `HTTP ${status}`,
+          body,
+        );
+        for (const f of listeners) f(e, '/api/prom/batch');
+        q.reject(e);
+      }
+    }
+    if (done) break;
+  }
+  for (const [i, q] of batch.entries())
+    if (!settled.has(i)) q.reject(new ApiError(502, 'console_unreachable', 'the batch answer ended early'));
+}
+
+/**
+ * @param {'query' | 'query_range'} kind
+ * @param {Record<string, string>} params
+ */
+function batched(kind, params) {
+  return new Promise((resolve, reject) => {
+    if (queued.length === 0) setTimeout(() => void flush(), 0);
+    queued.push({ kind, params, resolve, reject });
+  });
+}
+
 /** Prometheus' HTTP API through the console. */
 export const prom = {
   /**
@@ -67,14 +143,12 @@ export const prom = {
    * @param {number} step seconds
    */
   range: (query, start, end, step) =>
-    call(
-      `/api/prom/query_range?${new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) })}`,
-    ),
+    batched('query_range', { query, start: String(start), end: String(end), step: String(step) }),
   /**
    * @param {string} query
    * @param {number} time seconds
    */
-  instant: (query, time) => call(`/api/prom/query?${new URLSearchParams({ query, time: String(time) })}`),
+  instant: (query, time) => batched('query', { query, time: String(time) }),
   /**
    * @param {string} label
    * @param {string | undefined} match

@@ -52,14 +52,19 @@ const checkStatus = async () => {
   drawBanner();
 };
 
+function markCurrent() {
+  const path = (location.hash.replace(/^#/, '') || '/').split('?')[0];
+  for (const a of nav.querySelectorAll('a')) a.removeAttribute('aria-current');
+  nav.querySelector(`a[href="#${path}"]`)?.setAttribute('aria-current', 'page');
+}
+
 async function route() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path = '/', query = ''] = hash.split('?');
   const params = new URLSearchParams(query);
   mounted?.destroy();
   mounted = undefined;
-  for (const a of nav.querySelectorAll('a')) a.removeAttribute('aria-current');
-  nav.querySelector(`a[href="#${path}"]`)?.setAttribute('aria-current', 'page');
+  markCurrent();
   try {
     const d = /^\/d\/([^/]+)$/.exec(path);
     if (d) mounted = await mountDashboard(main, decodeURIComponent(d[1] ?? ''), params, settings);
@@ -82,28 +87,36 @@ async function route() {
 }
 
 async function start() {
-  try {
-    settings = await call('/api/settings');
-  } catch {
-    // defaults
-  }
-  let dashboards = [];
-  try {
-    dashboards = (await call('/api/dashboards')).dashboards;
-  } catch (err) {
-    banner.hidden = false;
-    banner.textContent = `The dashboards could not be listed: ${/** @type {Error} */ (err).message}`;
-  }
-  nav.replaceChildren(
-    ...dashboards.map((/** @type {any} */ d) =>
-      el('a', { href: `#/d/${encodeURIComponent(d.uid)}`, 'data-dashboard': d.uid }, d.title),
-    ),
-    el('a', { href: '#/fleet' }, 'Fleet'),
-    el('a', { href: '#/why' }, 'Why'),
+  // The settings, the dashboard list and the page's own data are fetched at once, not one after another.
+  const settingsP = call('/api/settings').then(
+    (x) => {
+      settings = x;
+    },
+    () => {},
   );
+  const listP = call('/api/dashboards').then(
+    (x) => x.dashboards,
+    (err) => {
+      banner.hidden = false;
+      banner.textContent = `The dashboards could not be listed: ${/** @type {Error} */ (err).message}`;
+      return [];
+    },
+  );
+  listP.then((dashboards) => {
+    nav.replaceChildren(
+      ...dashboards.map((/** @type {any} */ d) =>
+        el('a', { href: `#/d/${encodeURIComponent(d.uid)}`, 'data-dashboard': d.uid }, d.title),
+      ),
+      el('a', { href: '#/fleet' }, 'Fleet'),
+      el('a', { href: '#/why' }, 'Why'),
+    );
+    markCurrent();
+  });
   window.addEventListener('hashchange', () => void route());
   void checkStatus();
   setInterval(() => void checkStatus(), 10_000);
+  await settingsP;
+  if (!/^#\/(d\/|fleet|why)/.test(location.hash)) await listP;
   await route();
 }
 

@@ -373,6 +373,7 @@ export async function mountDashboard(root, uid, params, settings) {
     );
     if (g !== gen || destroyed.yes) return;
     const { series, data } = alignMatrix(answers);
+    b.box.dataset.sig = signature(series, data);
     if (!series.length) {
       charts.get(b.box)?.destroy();
       charts.delete(b.box);
@@ -470,13 +471,7 @@ export async function mountDashboard(root, uid, params, settings) {
           height,
           legend: { show: series.length <= 16, live: false },
           cursor: { drag: { x: false, y: false } },
-          scales: {
-            x: { time: true },
-            y: {
-              ...(d.min !== undefined ? { min: d.min } : {}),
-              ...(d.max !== undefined ? { max: d.max } : {}),
-            },
-          },
+          scales: { x: { time: true }, y: yScale(d.min, d.max) },
           axes: [
             { stroke: '#9aa0a6', grid: { stroke: '#2b3036', width: 1 }, ticks: { stroke: '#2b3036' } },
             {
@@ -583,6 +578,36 @@ export async function mountDashboard(root, uid, params, settings) {
       charts.clear();
     },
   };
+}
+
+/**
+ * The y scale: automatic, or pinned where the field config sets min and/or max (the other end follows the data).
+ * @param {number | undefined} min
+ * @param {number | undefined} max
+ */
+function yScale(min, max) {
+  if (min === undefined && max === undefined) return {};
+  return {
+    range: (/** @type {any} */ _u, /** @type {number | null} */ lo, /** @type {number | null} */ hi) => {
+      const a = min ?? lo ?? 0;
+      let b = max ?? (hi === null ? a + 1 : hi + (hi - a) * 0.05);
+      if (!(b > a)) b = a + (Math.abs(a) || 1);
+      return [a, b];
+    },
+  };
+}
+
+/**
+ * A short fingerprint of what a panel got (series, points, first time, sum of values): the browser test
+ * and the bench compare it to see that a new range or variable value changed the data.
+ * @param {import('./grafana.js').Series[]} series
+ * @param {(number | null)[][]} data
+ */
+function signature(series, data) {
+  let sum = 0;
+  for (let i = 1; i < data.length; i++) for (const y of data[i] ?? []) if (y !== null) sum += y;
+  const xs = data[0] ?? [];
+  return `${series.map((s) => s.name).join('|')}#${xs.length}@${xs[0] ?? ''}-${xs[xs.length - 1] ?? ''}=${sum.toPrecision(8)}`;
 }
 
 /**
