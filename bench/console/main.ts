@@ -91,7 +91,15 @@ try {
       role: 'dispatcher',
       url: dispatcherUrl,
       logDir: dir,
-      args: [`--web.listen-address=127.0.0.1:${dport}`, `--prometheus.url=${fake.url}`, '--log.level=warn'],
+      // A 10,000-server refresh on a loaded machine can take longer than the default 5 s timeout.
+      args: [
+        `--web.listen-address=127.0.0.1:${dport}`,
+        `--prometheus.url=${fake.url}`,
+        '--prometheus.timeout=60s',
+        '--snapshot.interval=60s',
+        '--log.level=warn',
+      ],
+      readyTimeoutMs: 180_000,
     });
     started.push(dispatcher);
     const c = await startConsole(fake.url, dispatcherUrl);

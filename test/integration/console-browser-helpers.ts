@@ -3,20 +3,23 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 /** Debian's Chromium (PLATFORM.md): never a downloaded browser. */
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Headless Chromium with the flags PLATFORM.md lists (playwright gives it a fresh temporary profile). */
+/** Flags headless Chromium needs on these machines (PLATFORM.md). */
+export const HEADLESS_FLAGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Headless Chromium with those flags (playwright gives it a fresh temporary profile). */
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 60_000,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: [...HEADLESS_FLAGS],
   });
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { HEADLESS_FLAGS } from './console-browser-helpers.ts';
 
 /**
  * A real WebRTC client for the Janus tests: headless Chromium (fake camera and microphone) running
@@ -106,12 +107,7 @@ export async function startJanusBrowser(opts: {
     headless: true,
     timeout: 60_000,
     args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
+      ...HEADLESS_FLAGS,
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection',

@@ -374,10 +374,10 @@ export async function mountDashboard(root, uid, params, settings) {
     if (g !== gen || destroyed.yes) return;
     const { series, data } = alignMatrix(answers);
     b.box.dataset.sig = signature(series, data);
-    if (!series.length) {
+    if (!series.length || data.slice(1).every((ys) => ys.every((y) => y === null))) {
       charts.get(b.box)?.destroy();
       charts.delete(b.box);
-      return settle(b, 'nodata', 0, 'No data');
+      return settle(b, 'nodata', 0, series.length ? 'No data (every value is NaN or missing)' : 'No data');
     }
     draw(b, series, data, answers);
   };

@@ -23,6 +23,7 @@ export const consolePart: StackPart = {
     });
     return {
       endpoints: { console: `${url}/` },
+      scrapeJobs: [{ job: 'rtcmon-console', targets: [`127.0.0.1:${port}`] }],
       hints: [`open ${url}/ (dashboards, #/fleet, #/why)`],
       stop: () => proc.stop(),
     };
