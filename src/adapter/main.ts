@@ -38,7 +38,11 @@ export async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel, role: 'adapter' });
   const registry = createRegistry();
   const metrics = createAdapterMetrics(registry);
-  const clickhousePassword = readSecretFile(config.clickhousePasswordFile, 'clickhouse.password-file');
+  const clickhousePassword = readSecretFile(
+    config.clickhousePasswordFile,
+    'clickhouse.password-file',
+    'RTCMON_CLICKHOUSE_PASSWORD',
+  );
   const clickhouseCa = config.clickhouseCaFile ? readCaFile(config.clickhouseCaFile) : undefined;
   const connect = (url: string): ClickHouseClient =>
     createClickHouseClient({

@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<void> {
   const app = createDispatcherApp({
     service,
     logger: logger.child({ module: 'api' }),
-    apiToken: readSecretFile(cfg.apiTokenFile, 'api.token-file'),
+    apiToken: readSecretFile(cfg.apiTokenFile, 'api.token-file', 'RTCMON_API_TOKEN'),
   });
   const served = await serve({
     app,

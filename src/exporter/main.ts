@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<void> {
   if (cfg.pushEnabled)
     sources.push(
       createPushSource({
-        token: readSecretFile(cfg.pushTokenFile, 'push.token-file'),
+        token: readSecretFile(cfg.pushTokenFile, 'push.token-file', 'RTCMON_PUSH_TOKEN'),
         staleAfterMs: cfg.pushStaleAfter,
         forgetAfterMs: cfg.pushForgetAfter,
         maxServers: cfg.pushMaxServers,

@@ -5,9 +5,10 @@ import { ConfigError } from './errors.ts';
  * Reads a token or password from a file named by `flag` ('' when no file is given). Secrets come from
  * files, not flag values, because every user on the host can read a process's arguments with ps.
  * One trailing newline is dropped (echo, Kubernetes secrets); an empty file is an error, not "no auth".
+ * Without a file, the environment variable `env` (not shown by ps either; what the deploy manifests set).
  */
-export function readSecretFile(path: string, flag: string): string {
-  if (!path) return '';
+export function readSecretFile(path: string, flag: string, env?: string): string {
+  if (!path) return (env && process.env[env]) || '';
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
