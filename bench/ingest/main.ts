@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildPayloads } from './fleet.ts';
 import { sendAll } from './senders.ts';
-import { type IngestTarget, rtcmonSingleNode, victoriaMetrics } from './targets.ts';
+import { type IngestTarget, rtcmonCluster, rtcmonSingleNode, victoriaMetrics } from './targets.ts';
 
 /**
  * `npm run bench:ingest` (node --import tsx bench/ingest/main.ts [--servers=N] [--rounds=N] [--profile]
@@ -25,6 +25,8 @@ const arg = (name: string, def: number): number => {
 const servers = arg('servers', 2000);
 const rounds = arg('rounds', 20);
 const profile = process.argv.includes('--profile');
+/** --cluster: the same payloads into rtcmon on a ClickHouse 3×2 cluster as a third target. */
+const cluster = process.argv.includes('--cluster');
 /** Extra adapter flags, e.g. --adapter=--batch.max-delay=200ms (repeatable). */
 const adapterArgs = process.argv.filter((x) => x.startsWith('--adapter=')).map((x) => x.slice(10));
 const SHAPES = [
@@ -53,6 +55,7 @@ const targets: IngestTarget[] = [
   victoriaMetrics(),
   // The cost of --web.config.file: the same adapter behind TLS and basic auth (issue 13).
   ...(process.argv.includes('--tls') ? [rtcmonSingleNode({ adapterArgs, tls: true })] : []),
+  ...(cluster ? [rtcmonCluster({ adapterArgs })] : []),
 ];
 
 out(
@@ -113,10 +116,15 @@ try {
       `ratio ${a} / ${v}: CPU per sample ${(perSample[a]! / perSample[v]!).toFixed(2)}x (target <= 1.2), throughput ${(rate[a]! / rate[v]!).toFixed(2)}x` +
         (shape.senders === 8 ? `; ${a} ${rate[a]!.toFixed(0)} samples/s (target >= 750000)` : ''),
     );
-    const secured = targets[2]?.name;
+    const secured = targets.find((x, i) => i >= 2 && !x.name.includes('3x2'))?.name;
     if (secured)
       out(
         `ratio ${secured} / ${a}: CPU per sample ${(perSample[secured]! / perSample[a]!).toFixed(2)}x, throughput ${(rate[secured]! / rate[a]!).toFixed(2)}x`,
+      );
+    const c = targets.find((x) => x.name.includes('3x2'))?.name;
+    if (c)
+      out(
+        `cluster: ${rate[c]!.toFixed(0)} samples/s stored on both replicas (target >= 400000); CPU per sample ${perSample[c]!.toFixed(2)} µs vs ${perSample[a]!.toFixed(2)} µs on one node: replication and sharding cost ${(perSample[c]! - perSample[a]!).toFixed(2)} CPU-µs per sample`,
       );
   }
   if (profile) out(`adapter CPU profiles written to ${profileDir}/*.cpuprofile`);

@@ -169,3 +169,99 @@ export function victoriaMetrics(): IngestTarget {
     },
   };
 }
+
+/**
+ * rtcmon adapter in cluster mode on ClickHouse 3 shards × 2 replicas with three ZooKeeper servers (the
+ * test rig's launchers). Stored means on both replicas of every shard: each replica's local table is
+ * counted after SYSTEM SYNC REPLICA, and the smaller of the two counts of a shard is what it holds.
+ */
+export function rtcmonCluster(opts: { adapterArgs: readonly string[] }): IngestTarget {
+  return {
+    name: 'rtcmon adapter+CH 3x2',
+    settings: `adapter --clickhouse.cluster ${opts.adapterArgs.join(' ') || '(defaults)'}; ClickHouse 18.16 3 shards x 2 replicas (receive_timeout 10 s, session_timeout_ms 10000), ZooKeeper 3.8 x 3 (-Xmx256m); CPU counted over the adapter, the six clickhouse-server and the three ZooKeeper processes`,
+    async start(dir) {
+      const { startZooKeeper } = await import('../../src/stack/servers/zookeeper.ts');
+      const { startClickHouseCluster } = await import('../../src/stack/servers/clickhouse-cluster.ts');
+      const logDir = join(dir, 'logs');
+      const zk = await startZooKeeper({ dir: join(dir, 'zk'), logDir });
+      const cluster = await startClickHouseCluster({ dir, logDir, zookeeper: zk.nodes }).catch(
+        async (err) => {
+          await zk.stop();
+          throw err;
+        },
+      );
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      let adapter: Awaited<ReturnType<typeof startProcess>>;
+      try {
+        adapter = await startProcess({
+          name: 'adapter',
+          command: RTCMON_BIN,
+          args: [
+            'adapter',
+            `--web.listen-address=127.0.0.1:${port}`,
+            `--clickhouse.cluster=${cluster.name}`,
+            `--clickhouse.nodes=${cluster.urls.join(',')}`,
+            '--clickhouse.database=bench',
+            '--log.level=warn',
+            ...opts.adapterArgs,
+          ],
+          logDir,
+          ready: () => httpOk(`${url}/-/ready`),
+          readyTimeoutMs: 180_000,
+        });
+      } catch (err) {
+        await cluster.stop();
+        await zk.stop();
+        throw err;
+      }
+      const query = async (u: string, sql: string) => {
+        const res = await fetch(`${u}/`, { method: 'POST', body: sql });
+        const text = await res.text();
+        if (!res.ok) throw new Error(`${u}: ${text}`);
+        return text;
+      };
+      const perReplica = async (from: number, to: number) =>
+        Promise.all(
+          cluster.nodes.map(async (n) => {
+            await query(n.url, 'SYSTEM SYNC REPLICA bench.samples_local');
+            return Number(
+              await query(
+                n.url,
+                `SELECT count() FROM bench.samples_local FINAL WHERE timestamp_ms >= ${from} AND timestamp_ms <= ${to}`,
+              ),
+            );
+          }),
+        );
+      let lastCounts: number[] = [];
+      return {
+        writeUrl: `${url}/write`,
+        processes: [
+          { name: 'adapter', pid: adapter.pid },
+          ...cluster.nodes.map((n) => ({
+            name: `CH s${n.shard + 1}r${n.replica + 1}`,
+            pid: n.ch.process.pid,
+          })),
+          ...zk.servers.map((s) => ({ name: `ZK${s.node.id}`, pid: s.process.pid })),
+        ],
+        async storedSamples(from, to) {
+          lastCounts = await perReplica(from, to);
+          let total = 0;
+          for (let s = 0; s < cluster.layout.shards.length; s++)
+            total += Math.min(
+              ...cluster.nodes.filter((n) => n.shard === s).map((n) => lastCounts[cluster.nodes.indexOf(n)]!),
+            );
+          return total;
+        },
+        async notes() {
+          return `per replica (s1r1, s1r2, …): ${lastCounts.join(', ')}`;
+        },
+        async stop() {
+          await adapter.stop();
+          await cluster.stop();
+          await zk.stop();
+        },
+      };
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { StorageError, storageError } from './errors.ts';
 import type { AdapterMetrics } from './metrics.ts';
 import { RowBinaryWriter } from './rowbinary.ts';
 import { localTable, TABLES } from './schema.ts';
-import type { WriteChunk } from './store.ts';
+import { batchStored, type WriteChunk, writeMetadataRow, writeSeriesRow } from './store.ts';
 
 /** What one shard receives from a batch. */
 interface ShardBatch {
@@ -157,14 +157,7 @@ export function createClusterStore(deps: {
         seen.add(s);
         const b = batches[shardOf(s.lo, s.hi, n)]!;
         b.series ??= new RowBinaryWriter(4096);
-        const nameAt = s.names.indexOf('__name__');
-        b.series
-          .uint64(s.lo, s.hi)
-          .string(nameAt >= 0 ? s.values[nameAt]! : '')
-          .strings(s.names)
-          .strings(s.values)
-          .dateTime(s.firstSeen)
-          .dateTime(t);
+        writeSeriesRow(b.series, s, t);
         b.seriesRows++;
       }
     const runs: Buffer[][] = batches.map((b) => b.samples);
@@ -184,7 +177,7 @@ export function createClusterStore(deps: {
         mdSeen.add(k);
         const b = batches[familyShard(m.family, n)]!;
         b.metadata ??= new RowBinaryWriter(1024);
-        b.metadata.string(m.family).string(m.type).string(m.help).string(m.unit).dateTime(t);
+        writeMetadataRow(b.metadata, m, t);
         b.metadataRows++;
         mdRows++;
       }
@@ -206,15 +199,6 @@ export function createClusterStore(deps: {
       });
     }
     metrics.clickhouseUp.set(1);
-    for (const s of seen) {
-      s.storedAt = t;
-      s.names = undefined;
-      s.values = undefined;
-    }
-    metrics.seriesStored.inc(seen.size);
-    metrics.metadataStored.inc(mdRows);
-    metrics.samplesStored.inc(rows);
-    metrics.batchRows.observe(rows);
-    metrics.batchRequests.observe(chunks.length);
+    batchStored(metrics, { series: seen, t, rows, mdRows, requests: chunks.length });
   };
 }

@@ -49,14 +49,7 @@ export function createStore(deps: {
         // names are dropped once a row is stored; another batch stored this one meanwhile.
         if (seen.has(s) || s.names === undefined || s.values === undefined) continue;
         seen.add(s);
-        const nameAt = s.names.indexOf('__name__');
-        series
-          .uint64(s.lo, s.hi)
-          .string(nameAt >= 0 ? s.values[nameAt]! : '')
-          .strings(s.names)
-          .strings(s.values)
-          .dateTime(s.firstSeen)
-          .dateTime(t);
+        writeSeriesRow(series, s, t);
       }
     if (seen.size > 0) await timed(TABLES.series, series.bytes());
 
@@ -77,20 +70,52 @@ export function createStore(deps: {
         const k = `${m.family}\u0000${m.type}\u0000${m.help}\u0000${m.unit}`;
         if (mdSeen.has(k)) continue;
         mdSeen.add(k);
-        md.string(m.family).string(m.type).string(m.help).string(m.unit).dateTime(t);
+        writeMetadataRow(md, m, t);
         mdRows++;
       }
     if (mdRows > 0) await timed(TABLES.metadata, md.bytes());
 
-    for (const s of seen) {
-      s.storedAt = t;
-      s.names = undefined;
-      s.values = undefined;
-    }
-    metrics.seriesStored.inc(seen.size);
-    metrics.metadataStored.inc(mdRows);
-    metrics.samplesStored.inc(rows);
-    metrics.batchRows.observe(rows);
-    metrics.batchRequests.observe(chunks.length);
+    batchStored(metrics, { series: seen, t, rows, mdRows, requests: chunks.length });
   };
+}
+
+/** One `series` row (fingerprint, metric name, labels, first and last seen) in RowBinary. */
+export function writeSeriesRow(w: RowBinaryWriter, s: SeriesEntry, t: number): void {
+  const names = s.names ?? [];
+  const values = s.values ?? [];
+  const nameAt = names.indexOf('__name__');
+  w.uint64(s.lo, s.hi)
+    .string(nameAt >= 0 ? values[nameAt]! : '')
+    .strings(names)
+    .strings(values)
+    .dateTime(s.firstSeen)
+    .dateTime(t);
+}
+
+/** One `metadata` row in RowBinary. */
+export function writeMetadataRow(w: RowBinaryWriter, m: MetadataRow, t: number): void {
+  w.string(m.family).string(m.type).string(m.help).string(m.unit).dateTime(t);
+}
+
+/** After ClickHouse confirmed a whole batch: its series rows are stored (labels dropped), counters move. */
+export function batchStored(
+  metrics: AdapterMetrics,
+  b: {
+    series: Iterable<SeriesEntry> & { size: number };
+    t: number;
+    rows: number;
+    mdRows: number;
+    requests: number;
+  },
+): void {
+  for (const s of b.series) {
+    s.storedAt = b.t;
+    s.names = undefined;
+    s.values = undefined;
+  }
+  metrics.seriesStored.inc(b.series.size);
+  metrics.metadataStored.inc(b.mdRows);
+  metrics.samplesStored.inc(b.rows);
+  metrics.batchRows.observe(b.rows);
+  metrics.batchRequests.observe(b.requests);
 }
