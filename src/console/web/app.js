@@ -102,7 +102,7 @@ async function start() {
       return [];
     },
   );
-  listP.then((dashboards) => {
+  void listP.then((dashboards) => {
     nav.replaceChildren(
       ...dashboards.map((/** @type {any} */ d) =>
         el('a', { href: `#/d/${encodeURIComponent(d.uid)}`, 'data-dashboard': d.uid }, d.title),
