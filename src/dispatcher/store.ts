@@ -58,7 +58,14 @@ export function createRedisStore(opts: {
     lazyConnect: true,
   };
   const cmd = new Redis(opts.url, common);
-  const sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined });
+  // The subscriber queues its SUBSCRIBE until Redis answers, however long that takes (no retry limit), and
+  // ioredis subscribes again after every reconnect: a dispatcher starts and serves while Redis is down.
+  const sub = new Redis(opts.url, {
+    ...common,
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    maxRetriesPerRequest: null,
+  });
   const channel = `${prefix}events`;
   const drainKey = `${prefix}drained`;
   const roomKey = (room: string, slot: number) => `${prefix}room:${slot}:${room}`;
@@ -125,8 +132,18 @@ export function createRedisStore(opts: {
         if (ev.t === 'a') h.onAssign(ev.s, ev.r, ev.at);
         else if (ev.t === 'd') h.onDrain(ev.s, ev.d);
       });
-      await sub.connect();
-      await sub.subscribe(channel);
+      sub.connect().catch(onError('subscriber connect'));
+      const subscribed = sub.subscribe(channel).then(
+        () => true,
+        (err: unknown) => {
+          onError('subscribe')(err);
+          return false;
+        },
+      );
+      // Wait a little so that a replica normally hears its peers before it answers; never block start-up.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([subscribed, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
     },
     async close() {
       sub.disconnect();

@@ -343,9 +343,7 @@ describe('deploy/kubernetes: kustomize overlays, schemas, Prometheus config, rol
     }
   });
 
-  it('dispatcher liveness with Redis down', {
-    todo: 'rtcmon dispatcher exits at start ("Connection is closed") when Redis is unreachable',
-  }, async () => {
+  it('dispatcher liveness with Redis down', async () => {
     await probeRoles('redis://127.0.0.1:9', 'dispatcher');
   });
 
