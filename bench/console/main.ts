@@ -111,8 +111,10 @@ try {
       SCROLL_SERVERS,
       { timeout: 120_000 },
     );
-    const scroll = (sel: string) =>
-      page.evaluate(
+    // tsx names the functions it compiles with a __name helper the page does not have.
+    const scroll = async (sel: string) => {
+      await page.evaluate('window.__name = (f) => f');
+      return page.evaluate(
         ({ sel, frames, px }) =>
           new Promise<{ deltas: number[]; rows: number; end: number }>((done) => {
             const el = document.querySelector(sel) as HTMLElement;
@@ -134,6 +136,7 @@ try {
           }),
         { sel, frames: SCROLL_FRAMES, px: SCROLL_PX_PER_FRAME },
       );
+    };
     const consoleRows = await page.locator('.vt-row:not([hidden])').count();
     const mine = await scroll('.vt');
     // The peer: the same 10,000 rows (the same dispatcher answer) in one plain table, scrolled the same way.
