@@ -1,7 +1,9 @@
 import { type ConfigOf, loadConfig, options } from '../lib/config.ts';
+import { webOptions } from '../lib/web-config.ts';
 
 /** Every flag of `rtcmon console` (also env `RTCMON_…` and YAML keys). */
 export const spec = {
+  ...webOptions,
   listen: options.listen('web.listen-address', { host: '', port: 3000 }, 'Address to serve the console on.'),
   prometheusUrl: options.url(
     'prometheus.url',

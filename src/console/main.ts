@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
     settings: { scrapeIntervalMs: cfg.scrapeInterval },
     logger: logger.child({ module: 'api' }),
   });
-  const served = await serve({ app, listen: cfg.listen, logger, registry });
+  const served = await serve({ app, listen: cfg.listen, logger, registry, web: cfg });
   logger.info(
     {
       url: served.url,
