@@ -89,6 +89,24 @@ export class Reader {
     return e;
   }
 
+  /**
+   * Calls `field(number, wire)` for every field up to `end`; the callback reads the value (or calls skip).
+   * Field number 0 is an error; the fields must end exactly at `end`.
+   */
+  fields(end: number, what: string, field: (number: number, wire: number) => void): void {
+    while (this.pos < end) {
+      const tag = this.uint32();
+      if (tag >>> 3 === 0) this.fail('field number 0');
+      field(tag >>> 3, tag & 7);
+    }
+    if (this.pos !== end) this.fail(`${what} runs past its length`);
+  }
+
+  /** Fails unless a known field has the wire type its type needs. */
+  expect(wire: number, want: number, field: string): void {
+    if (wire !== want) this.fail(`${field} has wire type ${WIRE_NAMES[wire] ?? wire}`);
+  }
+
   /** A length-delimited UTF-8 string field; invalid UTF-8 is a 400 naming `what`. */
   string(end: number, what: string): string {
     const e = this.sub(end);

@@ -1,5 +1,5 @@
 import type { Matcher } from './matchers.ts';
-import { Reader, WIRE_NAMES } from './pb-reader.ts';
+import { Reader } from './pb-reader.ts';
 
 /**
  * Remote read 0.1.0 `prometheus.ReadRequest` decoding, by hand like the write path's WriteRequest (one
@@ -29,36 +29,27 @@ export interface DecodedReadRequest {
   readonly accepted_response_types: number[];
 }
 
-const expect = (r: Reader, wire: number, want: number, field: string): void => {
-  if (wire !== want) r.fail(`${field} has wire type ${WIRE_NAMES[wire] ?? wire}`);
-};
-
 /** Decodes one uncompressed ReadRequest. Throws 400 HttpErrors for malformed input. */
 export function decodeReadRequest(buf: Buffer): DecodedReadRequest {
   const r = new Reader(buf, 'ReadRequest');
   const end = buf.length;
   const queries: ReadQuery[] = [];
   const accepted: number[] = [];
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 0) r.fail('field number 0');
+  r.fields(end, 'ReadRequest', (field, wire) => {
     if (field === 1) {
-      expect(r, wire, 2, 'query');
+      r.expect(wire, 2, 'query');
       queries.push(query(r, r.sub(end)));
+    } else if (field === 2 && wire === 2) {
+      // A repeated enum, packed (proto3's default) …
+      const e = r.sub(end);
+      while (r.pos < e) accepted.push(enumValue(r));
+      if (r.pos !== e) r.fail('packed accepted_response_types runs past its length');
     } else if (field === 2) {
-      // A repeated enum: packed (proto3's default) or one varint per element.
-      if (wire === 2) {
-        const e = r.sub(end);
-        while (r.pos < e) accepted.push(enumValue(r));
-        if (r.pos !== e) r.fail('packed accepted_response_types runs past its length');
-      } else {
-        expect(r, wire, 0, 'accepted_response_types');
-        accepted.push(enumValue(r));
-      }
+      // … or one varint per element.
+      r.expect(wire, 0, 'accepted_response_types');
+      accepted.push(enumValue(r));
     } else r.skip(wire, end);
-  }
+  });
   return { queries, accepted_response_types: accepted };
 }
 
@@ -70,26 +61,21 @@ function query(r: Reader, end: number): ReadQuery {
   let stop = 0;
   const matchers: Matcher[] = [];
   let hints: ReadHints | null = null;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 0) r.fail('field number 0');
+  r.fields(end, 'query', (field, wire) => {
     if (field === 1) {
-      expect(r, wire, 0, 'start_timestamp_ms');
+      r.expect(wire, 0, 'start_timestamp_ms');
       start = r.int64();
     } else if (field === 2) {
-      expect(r, wire, 0, 'end_timestamp_ms');
+      r.expect(wire, 0, 'end_timestamp_ms');
       stop = r.int64();
     } else if (field === 3) {
-      expect(r, wire, 2, 'matcher');
+      r.expect(wire, 2, 'matcher');
       matchers.push(matcher(r, r.sub(end)));
     } else if (field === 4) {
-      expect(r, wire, 2, 'hints');
+      r.expect(wire, 2, 'hints');
       hints = readHints(r, r.sub(end), hints);
     } else r.skip(wire, end);
-  }
-  if (r.pos !== end) r.fail('query runs past its length');
+  });
   return { start_timestamp_ms: start, end_timestamp_ms: stop, matchers, hints };
 }
 
@@ -97,46 +83,33 @@ function matcher(r: Reader, end: number): Matcher {
   let type = 0;
   let name = '';
   let value = '';
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 0) r.fail('field number 0');
+  r.fields(end, 'matcher', (field, wire) => {
     if (field === 1) {
-      expect(r, wire, 0, 'matcher type');
+      r.expect(wire, 0, 'matcher type');
       type = enumValue(r);
     } else if (field === 2) {
-      expect(r, wire, 2, 'matcher name');
+      r.expect(wire, 2, 'matcher name');
       name = r.string(end, 'a matcher name');
     } else if (field === 3) {
-      expect(r, wire, 2, 'matcher value');
+      r.expect(wire, 2, 'matcher value');
       value = r.string(end, `the value of the matcher on ${JSON.stringify(name)}`);
     } else r.skip(wire, end);
-  }
-  if (r.pos !== end) r.fail('matcher runs past its length');
+  });
   return { type, name, value };
 }
 
 /** Hints; a second `hints` field merges into the first, as protobuf's last-one-wins for scalars. */
 function readHints(r: Reader, end: number, prev: ReadHints | null): ReadHints {
   const h = { step_ms: 0, func: '', start_ms: 0, end_ms: 0, range_ms: 0, ...prev };
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 0) r.fail('field number 0');
+  const times = { 1: 'step_ms', 3: 'start_ms', 4: 'end_ms', 7: 'range_ms' } as const;
+  r.fields(end, 'hints', (field, wire) => {
     if (field === 2) {
-      expect(r, wire, 2, 'hints.func');
+      r.expect(wire, 2, 'hints.func');
       h.func = r.string(end, 'hints.func');
     } else if (field === 1 || field === 3 || field === 4 || field === 7) {
-      expect(r, wire, 0, 'a hints time field');
-      const v = r.int64();
-      if (field === 1) h.step_ms = v;
-      else if (field === 3) h.start_ms = v;
-      else if (field === 4) h.end_ms = v;
-      else h.range_ms = v;
+      r.expect(wire, 0, `hints.${times[field]}`);
+      h[times[field]] = r.int64();
     } else r.skip(wire, end); // grouping (5) and by (6): not used, they would change the answer
-  }
-  if (r.pos !== end) r.fail('hints run past their length');
+  });
   return h;
 }
