@@ -284,32 +284,40 @@ try {
       });
       const cp = await browser.newPage({ viewport: VIEWPORT });
       await cp.goto(`${prom.url}/classic/graph?${g}`);
-      const classic = await cp.waitForFunction(
-        (count) => {
-          const wrappers = Array.from(
-            document.querySelectorAll('.graph_wrapper, [id^=graph_wrapper]'),
-          ) as HTMLElement[];
-          if (wrappers.length < count) return false;
-          let done = 0;
-          let failed = 0;
-          for (const w of wrappers) {
-            const spinning = Array.from(w.querySelectorAll('.spinner')).some(
-              (s) => (s as HTMLElement).offsetParent !== null,
-            );
-            const err = Array.from(w.querySelectorAll('.error')).some(
-              (s) => (s as HTMLElement).offsetParent !== null && s.textContent,
-            );
-            const graphDrawn = w.querySelectorAll('.graph svg path').length > 0;
-            const tableDrawn = w.querySelectorAll('.console tbody tr, .console tr').length > 0;
-            if (err) failed++;
-            if (!spinning && (graphDrawn || tableDrawn || err)) done++;
-          }
-          return done >= count ? { t: performance.now(), failed, wrappers: wrappers.length } : false;
-        },
-        panels.length,
-        { timeout: 120_000, polling: 'raf' },
-      );
-      const cv = (await classic.jsonValue()) as { t: number; failed: number; wrappers: number };
+      // The classic page is a peer, not the subject: when it never shows completion, say so and go on.
+      let cv: { t: number; failed: number; wrappers: number } = { t: Number.NaN, failed: 0, wrappers: 0 };
+      try {
+        const classic = await cp.waitForFunction(
+          (count) => {
+            const wrappers = Array.from(
+              document.querySelectorAll('.graph_wrapper, [id^=graph_wrapper]'),
+            ) as HTMLElement[];
+            if (wrappers.length < count) return false;
+            let done = 0;
+            let failed = 0;
+            for (const w of wrappers) {
+              const spinning = Array.from(w.querySelectorAll('.spinner')).some(
+                (s) => (s as HTMLElement).offsetParent !== null,
+              );
+              const err = Array.from(w.querySelectorAll('.error')).some(
+                (s) => (s as HTMLElement).offsetParent !== null && s.textContent,
+              );
+              const graphDrawn = w.querySelectorAll('.graph svg path').length > 0;
+              const tableDrawn = w.querySelectorAll('.console tbody tr, .console tr').length > 0;
+              if (err) failed++;
+              if (!spinning && (graphDrawn || tableDrawn || err)) done++;
+            }
+            return done >= count ? { t: performance.now(), failed, wrappers: wrappers.length } : false;
+          },
+          panels.length,
+          { timeout: 120_000, polling: 'raf' },
+        );
+        cv = (await classic.jsonValue()) as { t: number; failed: number; wrappers: number };
+      } catch (err) {
+        notes.push(
+          `run ${r + 1}: the classic graph page did not show completion (${(err as Error).message.split('\n')[0]})`,
+        );
+      }
       classicMs.push(cv.t);
       await cp.close();
       notes.push(
