@@ -27,14 +27,23 @@ describe('security: the adapter talks to ClickHouse over HTTPS with a password f
   before(async () => {
     ca = makeCa(dir, 'ca');
     const server = makeLeaf(dir, ca, 'clickhouse');
-    const httpsPort = await freePort();
-    httpsUrl = `https://127.0.0.1:${httpsPort}`;
-    ch = await startClickHouse({
-      dir: join(dir, 'clickhouse'),
-      logDir,
-      users: { rtcmon: 'ch-secret-5d1f' },
-      extraConfig: `<https_port>${httpsPort}</https_port><openSSL><server><certificateFile>${server.cert}</certificateFile><privateKeyFile>${server.key}</privateKeyFile><verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols></server></openSSL>`,
-    });
+    // Ports are picked free, then bound by ClickHouse: another process may take one in between
+    // ("Address already in use"); then start again on new ports.
+    for (let attempt = 0; ; attempt++) {
+      const httpsPort = await freePort();
+      httpsUrl = `https://127.0.0.1:${httpsPort}`;
+      try {
+        ch = await startClickHouse({
+          dir: join(dir, `clickhouse-${attempt}`),
+          logDir,
+          users: { rtcmon: 'ch-secret-5d1f' },
+          extraConfig: `<https_port>${httpsPort}</https_port><openSSL><server><certificateFile>${server.cert}</certificateFile><privateKeyFile>${server.key}</privateKeyFile><verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols></server></openSSL>`,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 2 || !/Address already in use/.test((err as Error).message)) throw err;
+      }
+    }
     writeFileSync(join(dir, 'ch.password'), 'ch-secret-5d1f\n', { mode: 0o600 });
     const port = await freePort();
     adapterUrl = `http://127.0.0.1:${port}`;
