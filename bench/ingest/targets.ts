@@ -123,7 +123,15 @@ export function rtcmonSingleNode(opts: {
           const m = (await get('/metrics')).text;
           const inserts = metric(m, 'rtcmon_adapter_batch_samples_count');
           const rows = Number(await ch.query('SELECT count() FROM bench.samples'));
-          return `${inserts} sample inserts, ${(metric(m, 'rtcmon_adapter_batch_samples_sum') / inserts).toFixed(0)} samples and ${(metric(m, 'rtcmon_adapter_batch_requests_sum') / inserts).toFixed(1)} requests per insert; ${rows} physical rows`;
+          // Seconds spent waiting for ClickHouse's inserts, per table (they overlap when inserts run at once).
+          const busy = [
+            ...m.matchAll(
+              /^rtcmon_adapter_insert_duration_seconds_sum\{table="(\w+)",outcome="ok"\} (\S+)$/gm,
+            ),
+          ]
+            .map((x) => `${x[1]} ${Number(x[2]).toFixed(2)} s`)
+            .join(', ');
+          return `${inserts} sample inserts, ${(metric(m, 'rtcmon_adapter_batch_samples_sum') / inserts).toFixed(0)} samples and ${(metric(m, 'rtcmon_adapter_batch_requests_sum') / inserts).toFixed(1)} requests per insert; ${rows} physical rows; insert time ${busy}`;
         },
         async stop() {
           await adapter.stop();

@@ -153,7 +153,7 @@ export function createClusterStore(deps: {
     const seen = new Set<SeriesEntry>();
     for (const c of chunks)
       for (const s of c.series) {
-        if (seen.has(s) || s.names === undefined || s.values === undefined) continue;
+        if (seen.has(s) || s.row === undefined) continue;
         seen.add(s);
         const b = batches[shardOf(s.lo, s.hi, n)]!;
         b.series ??= new RowBinaryWriter(4096);

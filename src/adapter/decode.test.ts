@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { TO_OBJECT, WriteRequest } from '../../test/support/prompb.ts';
 import { HttpError } from '../lib/errors.ts';
-import { decodeWriteRequest, SeriesCache } from './decode.ts';
+import { decodeWriteRequest, SeriesCache, type SeriesEntry } from './decode.ts';
 import { fingerprint } from './fingerprint.ts';
 
 const opts = () => ({
@@ -35,8 +35,34 @@ const rowsOf = (buf: Buffer): Row[] => {
   return out;
 };
 
+/** The `series` row a new series carries, read back (RowBinary, as ClickHouse reads it). */
+const seriesRowOf = (e: SeriesEntry): { fp: bigint; metric: string; names: string[]; values: string[] } => {
+  const b = e.row!;
+  let p = 8;
+  const varUInt = () => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const x = b[p++]!;
+      n += (x & 0x7f) * 2 ** shift;
+      if (x < 0x80) return n;
+    }
+  };
+  const string = () => {
+    const len = varUInt();
+    p += len;
+    return b.toString('utf8', p - len, p);
+  };
+  const strings = () => Array.from({ length: varUInt() }, string);
+  const row = { fp: b.readBigUInt64LE(0), metric: string(), names: strings(), values: strings() };
+  assert.equal(p, b.length, 'the row ends after label_values');
+  return row;
+};
+
 const encode = (msg: object): Buffer =>
   Buffer.from(WriteRequest.encode(WriteRequest.fromObject(msg)).finish());
+
+const s_name = (labels: { name: string; value: string }[]) =>
+  labels.find((l) => l.name === '__name__')!.value;
 
 describe('decodeWriteRequest', () => {
   it('keeps every value bit, the stale marker NaN included, and int64 timestamps', () => {
@@ -68,7 +94,12 @@ describe('decodeWriteRequest', () => {
     );
     assert.ok(rows.every((r) => r.fp === fingerprint(['__name__', 'job'], ['up', 'a'])));
     assert.equal(d.seriesToStore.length, 1);
-    assert.deepEqual(d.seriesToStore[0]!.names, ['__name__', 'job']);
+    assert.deepEqual(seriesRowOf(d.seriesToStore[0]!), {
+      fp: fingerprint(['__name__', 'job'], ['up', 'a']),
+      metric: 'up',
+      names: ['__name__', 'job'],
+      values: ['up', 'a'],
+    });
   });
 
   it('agrees with protobufjs on random well-formed requests', () => {
@@ -101,6 +132,7 @@ describe('decodeWriteRequest', () => {
           timeseries: { labels: { name: string; value: string }[]; samples: { timestamp: string }[] }[];
         };
         const expected: Row[] = [];
+        const seriesRows = new Map(d.seriesToStore.map((e) => [e.lo + e.hi * 2 ** 32, seriesRowOf(e)]));
         ref.timeseries.forEach((ts, i) => {
           const labels = [...ts.labels].sort((a, b) =>
             Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
@@ -109,6 +141,13 @@ describe('decodeWriteRequest', () => {
             labels.map((l) => l.name),
             labels.map((l) => l.value),
           );
+          // Its series row: the same fingerprint, the labels sorted by name bytes, the metric name.
+          assert.deepEqual(seriesRows.get(Number(fp)), {
+            fp,
+            metric: s_name(labels),
+            names: labels.map((l) => l.name),
+            values: labels.map((l) => l.value),
+          });
           ts.samples.forEach((s, j) => {
             const b = Buffer.alloc(8);
             b.writeBigUInt64LE(list[i]!.samples[j]!.bits);
@@ -133,7 +172,8 @@ describe('decodeWriteRequest', () => {
     assert.deepEqual(rowsOf(a.rows)[0]!.fp, rowsOf(b.rows)[0]!.fp);
     // Past the refresh interval the row is written again, with its labels decoded again.
     const c = decodeWriteRequest(encode(msg), { ...o, now: 1_000 + 3_600_000 });
-    assert.deepEqual(c.seriesToStore[0]!.names, ['__name__']);
+    assert.deepEqual(seriesRowOf(c.seriesToStore[0]!).names, ['__name__']);
+    assert.equal(c.seriesToStore[0]!.firstSeen, 1_000);
   });
 
   it('keeps metadata-only requests and drops empty-valued labels', () => {
@@ -153,8 +193,55 @@ describe('decodeWriteRequest', () => {
       opts(),
     );
     assert.deepEqual(d.metadata, [{ family: 'x', type: 'gauge', help: 'Help.', unit: 'seconds' }]);
-    assert.deepEqual(d.seriesToStore[0]!.names, ['__name__']);
+    assert.deepEqual(seriesRowOf(d.seriesToStore[0]!).names, ['__name__']);
     assert.equal(rowsOf(d.rows)[0]!.fp, fingerprint(['__name__'], ['x']));
+  });
+
+  it('keeps long labels whole and finds invalid UTF-8 behind a length of two bytes', () => {
+    // A length of 128 bytes or more has a byte >= 0x80: the label set as a whole is not UTF-8, each
+    // label is checked on its own.
+    const long = 'é'.repeat(150);
+    const d = decodeWriteRequest(
+      encode({
+        timeseries: [
+          {
+            labels: [
+              { name: 'url', value: long },
+              { name: '__name__', value: 'x' },
+            ],
+            samples: [{ value: 1, timestamp: 1 }],
+          },
+        ],
+      }),
+      opts(),
+    );
+    assert.deepEqual(seriesRowOf(d.seriesToStore[0]!), {
+      fp: fingerprint(['__name__', 'url'], ['x', long]),
+      metric: 'x',
+      names: ['__name__', 'url'],
+      values: ['x', long],
+    });
+    // timeseries { labels { name: "__name__" value: "x" } labels { name: "u" value: 200 bytes, one bad } }
+    const bad = Buffer.alloc(200, 0x61);
+    bad[150] = 0xc3; // a lead byte followed by 'a': invalid
+    const field = (tag: number, body: Buffer) =>
+      Buffer.concat([
+        Buffer.from([tag]),
+        body.length < 128
+          ? Buffer.from([body.length])
+          : Buffer.from([(body.length & 0x7f) | 0x80, body.length >> 7]),
+        body,
+      ]);
+    const l1 = Buffer.concat([field(0x0a, Buffer.from('__name__')), field(0x12, Buffer.from('x'))]);
+    const l2 = Buffer.concat([field(0x0a, Buffer.from('u')), field(0x12, bad)]);
+    const ts = Buffer.concat([field(0x0a, l1), field(0x0a, l2), field(0x12, Buffer.alloc(0))]);
+    assert.throws(
+      () => decodeWriteRequest(field(0x0a, ts), opts()),
+      (e: unknown) =>
+        e instanceof HttpError &&
+        e.code === 'invalid_utf8' &&
+        /value of label "u" is not valid UTF-8/.test(e.message),
+    );
   });
 
   const rejects = (msg: object | Buffer, code: string, re: RegExp) => {

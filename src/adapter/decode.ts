@@ -1,5 +1,6 @@
+import { isUtf8 } from 'node:buffer';
+import { hash } from 'node:crypto';
 import { malformed, tooLarge } from './errors.ts';
-import { fingerprintBytes } from './fingerprint.ts';
 import { Reader, str, WIRE_NAMES } from './pb-reader.ts';
 import { MetricTypeNames } from './prompb.ts';
 
@@ -19,9 +20,11 @@ export interface SeriesEntry {
   /** Fingerprint as two little-endian 32-bit halves. */
   readonly lo: number;
   readonly hi: number;
-  /** Sorted label names and their values (kept only until the series row is stored). */
-  names: string[] | undefined;
-  values: string[] | undefined;
+  /**
+   * The `series` row's RowBinary bytes up to `first_seen` (fingerprint, metric_name, label_names,
+   * label_values: names sorted), built from the request's raw bytes; kept only until the row is stored.
+   */
+  row: Buffer | undefined;
   /** Wall-clock ms of the last stored series row (0: never). */
   storedAt: number;
   /** Wall-clock ms the adapter first saw it (first_seen). */
@@ -230,7 +233,20 @@ export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWri
         const hash = hashBytes(keyBuf, keyStart, keyEnd);
         entry = opts.cache.find(hash, keyBuf, keyStart, keyEnd);
         if (entry === undefined) {
-          entry = newSeries(buf, r, nl, opts.now, Buffer.from(keyBuf.subarray(keyStart, keyEnd)));
+          const key = Buffer.from(keyBuf.subarray(keyStart, keyEnd));
+          // One native check for the whole label set: its tags and (short) lengths are ASCII bytes, so
+          // the whole is valid UTF-8 only if every name and value is; otherwise each is checked alone.
+          const { row, lo, hi } = seriesRow(buf, r, nl, isUtf8(key));
+          entry = {
+            lo,
+            hi,
+            row,
+            storedAt: 0,
+            firstSeen: opts.now,
+            key,
+            next: undefined,
+            generation: -1,
+          };
           opts.cache.add(hash, entry);
         }
         if (prev !== undefined) prev.next = entry;
@@ -238,10 +254,8 @@ export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWri
       prev = entry;
       if (entry.storedAt === 0) seriesToStore.push(entry);
       else if (opts.now - entry.storedAt >= opts.refreshMs) {
-        // The labels were dropped once stored; decode them again for the refreshed row.
-        const again = newSeries(buf, r, nl, opts.now, entry.key);
-        entry.names = again.names;
-        entry.values = again.values;
+        // The row was dropped once stored; build it again from this request's bytes.
+        entry.row = seriesRow(buf, r, nl, true).row;
         seriesToStore.push(entry);
       }
       // Pass 3: one row per sample, the value's 8 bytes copied verbatim.
@@ -320,14 +334,64 @@ export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWri
   };
 }
 
-function newSeries(buf: Buffer, r: Reader, nl: number, now: number, key: Buffer): SeriesEntry {
-  const labels: { name: string; value: string; raw: Buffer }[] = [];
+// Scratch for seriesRow: per kept label its name and value spans in the request, then the sort order.
+let spans = new Int32Array(64 * 4);
+let order = new Int32Array(64);
+let fpInput = Buffer.allocUnsafe(4096);
+const METRIC_NAME = Buffer.from('__name__');
+
+/** Byte order of `buf[aS, aE)` and `buf[bS, bE)`, as Buffer.compare (label names are short). */
+function compareBytes(buf: Buffer, aS: number, aE: number, bS: number, bE: number): number {
+  const n = Math.min(aE - aS, bE - bS);
+  for (let k = 0; k < n; k++) {
+    const d = buf[aS + k]! - buf[bS + k]!;
+    if (d !== 0) return d;
+  }
+  return aE - aS - (bE - bS);
+}
+
+const varUIntSize = (n: number): number =>
+  n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+
+function putVarUInt(out: Buffer, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+function putBytes(out: Buffer, pos: number, buf: Buffer, s: number, e: number): number {
+  if (e - s < 32) for (let k = s; k < e; k++) out[pos++] = buf[k]!;
+  else pos += buf.copy(out, pos, s, e);
+  return pos;
+}
+
+/**
+ * A new label set, straight from the request's bytes (no JS strings unless a message needs one): checks it
+ * (UTF-8, no empty or repeated name, a metric name), sorts its labels by name bytes, computes the
+ * fingerprint (see fingerprint.ts: MD5 of `name 0xff value 0xff`…, the reference this is tested against)
+ * and builds the `series` row. Labels with an empty value are not part of the set, as in Prometheus.
+ */
+function seriesRow(
+  buf: Buffer,
+  r: Reader,
+  nl: number,
+  /** The label fields' bytes are known to be valid UTF-8 as a whole (see isUtf8 at the caller). */
+  utf8Checked: boolean,
+): { row: Buffer; lo: number; hi: number } {
+  spans = ensure(spans, nl * 4);
+  order = ensure(order, nl);
+  let n = 0;
+  let keyBytes = 0;
   for (let i = 0; i < nl; i++) {
     r.pos = labelSpans[i * 3 + 1]!;
     const e = labelSpans[i * 3 + 2]!;
-    let name = '';
-    let value = '';
-    let rawName: Buffer = Buffer.alloc(0);
+    let nS = 0;
+    let nE = 0;
+    let vS = 0;
+    let vE = 0;
     while (r.pos < e) {
       const t = r.uint32();
       const f = t >>> 3;
@@ -336,40 +400,105 @@ function newSeries(buf: Buffer, r: Reader, nl: number, now: number, key: Buffer)
         if (w !== 2) r.fail(`label ${f === 1 ? 'name' : 'value'} has wire type ${WIRE_NAMES[w] ?? w}`);
         const se = r.sub(e);
         if (f === 1) {
-          name = str(buf, r.pos, se, 'a label name');
-          rawName = buf.subarray(r.pos, se);
-        } else value = str(buf, r.pos, se, `the value of label ${JSON.stringify(name)}`);
+          nS = r.pos;
+          nE = se;
+        } else {
+          vS = r.pos;
+          vE = se;
+        }
         r.pos = se;
       } else if (f === 0) r.fail('field number 0');
       else r.skip(w, e);
     }
-    if (name === '') throw malformed('invalid_labels', 'a series has a label with an empty name');
-    // An empty value means "no such label" in Prometheus: not part of the label set.
-    if (value !== '') labels.push({ name, value, raw: rawName });
+    if (!utf8Checked) {
+      // Decoding validates: a name or value that is not UTF-8 is a 400 naming it.
+      const name = str(buf, nS, nE, 'a label name');
+      if (vE > vS) str(buf, vS, vE, `the value of label ${JSON.stringify(name)}`);
+    }
+    if (nE === nS) throw malformed('invalid_labels', 'a series has a label with an empty name');
+    if (vE === vS) continue;
+    spans[n * 4] = nS;
+    spans[n * 4 + 1] = nE;
+    spans[n * 4 + 2] = vS;
+    spans[n * 4 + 3] = vE;
+    order[n] = n;
+    keyBytes += nE - nS + vE - vS;
+    n++;
   }
-  labels.sort((a, b) => Buffer.compare(a.raw, b.raw));
-  for (let i = 1; i < labels.length; i++)
-    if (labels[i]!.name === labels[i - 1]!.name)
-      throw malformed('invalid_labels', `a series has the label ${JSON.stringify(labels[i]!.name)} twice`);
-  const names = labels.map((l) => l.name);
-  const values = labels.map((l) => l.value);
-  if (!names.includes('__name__'))
+  // Insertion sort by name bytes: a series has a handful of labels, usually sorted already.
+  for (let i = 1; i < n; i++) {
+    const x = order[i]!;
+    let j = i - 1;
+    while (
+      j >= 0 &&
+      compareBytes(buf, spans[order[j]! * 4]!, spans[order[j]! * 4 + 1]!, spans[x * 4]!, spans[x * 4 + 1]!) >
+        0
+    ) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = x;
+  }
+  let metric = -1;
+  for (let i = 0; i < n; i++) {
+    const a = order[i]! * 4;
+    if (i > 0) {
+      const b = order[i - 1]! * 4;
+      if (compareBytes(buf, spans[b]!, spans[b + 1]!, spans[a]!, spans[a + 1]!) === 0)
+        throw malformed(
+          'invalid_labels',
+          `a series has the label ${JSON.stringify(buf.toString('utf8', spans[a], spans[a + 1]))} twice`,
+        );
+    }
+    if (
+      spans[a + 1]! - spans[a]! === METRIC_NAME.length &&
+      buf.compare(METRIC_NAME, 0, METRIC_NAME.length, spans[a], spans[a + 1]) === 0
+    )
+      metric = a;
+  }
+  if (metric < 0) {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < n; i++) {
+      const a = order[i]! * 4;
+      labels[buf.toString('utf8', spans[a], spans[a + 1])] = buf.toString('utf8', spans[a + 2], spans[a + 3]);
+    }
     throw malformed(
       'invalid_labels',
-      `a series has no metric name (__name__); labels: ${JSON.stringify(Object.fromEntries(labels.map((l) => [l.name, l.value]))).slice(0, 300)}`,
+      `a series has no metric name (__name__); labels: ${JSON.stringify(labels).slice(0, 300)}`,
     );
-  const fp = fingerprintBytes(names, values);
-  return {
-    lo: fp.readUInt32LE(0),
-    hi: fp.readUInt32LE(4),
-    names,
-    values,
-    storedAt: 0,
-    firstSeen: now,
-    key,
-    next: undefined,
-    generation: -1,
-  };
+  }
+  // The fingerprint: MD5 over `name 0xff value 0xff` per label, in order.
+  if (fpInput.length < keyBytes + 2 * n)
+    fpInput = Buffer.allocUnsafe(Math.max(keyBytes + 2 * n, fpInput.length * 2));
+  let p = 0;
+  for (let i = 0; i < n; i++) {
+    const a = order[i]! * 4;
+    p = putBytes(fpInput, p, buf, spans[a]!, spans[a + 1]!);
+    fpInput[p++] = 0xff;
+    p = putBytes(fpInput, p, buf, spans[a + 2]!, spans[a + 3]!);
+    fpInput[p++] = 0xff;
+  }
+  const fp = hash('md5', fpInput.subarray(0, p), 'buffer');
+  // The row: fingerprint, metric_name, label_names, label_values (RowBinary).
+  let size = 8 + 2 * varUIntSize(n) + keyBytes;
+  for (let i = 0; i < n; i++)
+    size +=
+      varUIntSize(spans[i * 4 + 1]! - spans[i * 4]!) + varUIntSize(spans[i * 4 + 3]! - spans[i * 4 + 2]!);
+  const mLen = spans[metric + 3]! - spans[metric + 2]!;
+  size += varUIntSize(mLen) + mLen;
+  const row = Buffer.allocUnsafe(size);
+  fp.copy(row, 0, 0, 8);
+  p = putVarUInt(row, 8, mLen);
+  p = putBytes(row, p, buf, spans[metric + 2]!, spans[metric + 3]!);
+  for (let part = 0; part < 2; part++) {
+    p = putVarUInt(row, p, n);
+    for (let i = 0; i < n; i++) {
+      const a = order[i]! * 4 + part * 2;
+      p = putVarUInt(row, p, spans[a + 1]! - spans[a]!);
+      p = putBytes(row, p, buf, spans[a]!, spans[a + 1]!);
+    }
+  }
+  return { row, lo: fp.readUInt32LE(0), hi: fp.readUInt32LE(4) };
 }
 
 function decodeMetadata(buf: Buffer, r: Reader, end: number): MetadataRow {

@@ -47,6 +47,13 @@ export class RowBinaryWriter {
     for (const s of list) this.string(s);
     return this;
   }
+  /** Bytes already in RowBinary. */
+  raw(b: Uint8Array): this {
+    this.#room(b.length);
+    this.#buf.set(b, this.#pos);
+    this.#pos += b.length;
+    return this;
+  }
   get length(): number {
     return this.#pos;
   }

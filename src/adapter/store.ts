@@ -47,7 +47,7 @@ export function createStore(deps: {
     for (const c of chunks)
       for (const s of c.series) {
         // names are dropped once a row is stored; another batch stored this one meanwhile.
-        if (seen.has(s) || s.names === undefined || s.values === undefined) continue;
+        if (seen.has(s) || s.row === undefined) continue;
         seen.add(s);
         writeSeriesRow(series, s, t);
       }
@@ -81,15 +81,8 @@ export function createStore(deps: {
 
 /** One `series` row (fingerprint, metric name, labels, first and last seen) in RowBinary. */
 export function writeSeriesRow(w: RowBinaryWriter, s: SeriesEntry, t: number): void {
-  const names = s.names ?? [];
-  const values = s.values ?? [];
-  const nameAt = names.indexOf('__name__');
-  w.uint64(s.lo, s.hi)
-    .string(nameAt >= 0 ? values[nameAt]! : '')
-    .strings(names)
-    .strings(values)
-    .dateTime(s.firstSeen)
-    .dateTime(t);
+  if (s.row === undefined) throw new Error('series row already stored');
+  w.raw(s.row).dateTime(s.firstSeen).dateTime(t);
 }
 
 /** One `metadata` row in RowBinary. */
@@ -110,8 +103,7 @@ export function batchStored(
 ): void {
   for (const s of b.series) {
     s.storedAt = b.t;
-    s.names = undefined;
-    s.values = undefined;
+    s.row = undefined;
   }
   metrics.seriesStored.inc(b.series.size);
   metrics.metadataStored.inc(b.mdRows);
