@@ -71,7 +71,12 @@ describe('streamSamples', () => {
         fc.integer({ min: 1, max: 60 }),
         fc.boolean(),
         fc.infiniteStream(fc.nat()),
-        async (perSeries, splits, batchRows, withExtra, noise) => {
+        fc.constantFrom(
+          { start: 0, end: 1e9, shift: 0 },
+          { start: 1_700_000_000_000, end: 1_700_086_400_000, shift: 1_700_000_000_000 },
+          { start: -5e9, end: 1e10, shift: -20_000 },
+        ),
+        async (perSeries, splits, batchRows, withExtra, noise, range) => {
           const sel = perSeries.map((_, i) => series(i));
           const counted: CountedSeries[] = perSeries.map((ts, i) => ({ series: sel[i]!, rows: ts.length }));
           const rows: [number, number][] = perSeries.flatMap((ts, i) =>
@@ -88,14 +93,19 @@ describe('streamSamples', () => {
             queryBytes: async () => Buffer.alloc(0),
             async *queryStream(sql) {
               const fps = /IN \(([^)]*)\)/.exec(sql)![1]!.split(', ').map(Number);
+              // The row layout the statement asks for: (UInt16, UInt32 offset, Float64) or (UInt16, Int64, Float64).
+              const narrow = /toUInt32\(timestamp_ms - \((-?\d+)\)\) AS t/.exec(sql);
+              if (!narrow) assert.match(sql, /, timestamp_ms AS t, value FROM/);
               const body = Buffer.concat(
                 rows
                   .filter(([i]) => fps.includes(i))
-                  .map(([i, t]) => {
-                    const b = Buffer.alloc(20);
-                    b.writeUInt32LE(fps.indexOf(i), 0);
-                    b.writeBigInt64LE(BigInt(t), 4);
-                    b.writeDoubleLE(t / 2, 12);
+                  .map(([i, t0]) => {
+                    const t = t0 + range.shift;
+                    const b = Buffer.alloc(narrow ? 14 : 18);
+                    b.writeUInt16LE(fps.indexOf(i), 0);
+                    if (narrow) b.writeUInt32LE(t - Number(narrow[1]), 2);
+                    else b.writeBigInt64LE(BigInt(t), 2);
+                    b.writeDoubleLE(t / 2, b.length - 8);
                     return b;
                   }),
               );
@@ -119,10 +129,13 @@ describe('streamSamples', () => {
               got.push([Number(s.fingerprint), [...ts.subarray(from, to)]]);
             },
           };
-          for await (const _ of streamSamples({ ch, counted, start: 0, end: 1e9, sink, batchRows }));
+          const { start, end } = range;
+          for await (const _ of streamSamples({ ch, counted, start, end, sink, batchRows }));
           const want = perSeries.map((ts, i) => [
             i,
-            [...ts, ...(withExtra && i === 0 ? [20_000] : [])].sort((a, b) => a - b),
+            [...ts, ...(withExtra && i === 0 ? [20_000] : [])]
+              .sort((a, b) => a - b)
+              .map((t) => t + range.shift),
           ]);
           assert.deepEqual(got, want);
         },

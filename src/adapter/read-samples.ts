@@ -1,7 +1,21 @@
 import type { SelectedSeries } from './read-series.ts';
 
-/** Bytes of one row of the samples statement: rank UInt32, timestamp_ms Int64, value Float64. */
-const ROW = 20;
+/**
+ * One row of the samples statement: the series' rank (UInt16), its timestamp, and the value's 8 bytes.
+ * The timestamp is a UInt32 offset from the range's start when the range is under 2^32 ms (49 days: every
+ * query Grafana or the dispatcher sends), 14 bytes a row; otherwise the Int64 itself, 18 bytes. ClickHouse
+ * serialises, sends and the adapter parses 30% fewer bytes than with (UInt32, Int64, Float64).
+ */
+export interface RowLayout {
+  readonly bytes: 14 | 18;
+  /** Added to a narrow row's offset; 0 for wide rows. */
+  readonly base: number;
+}
+
+export function rowLayout(start: number, end: number): RowLayout {
+  const s = Math.trunc(start);
+  return Math.trunc(end) - s < 2 ** 32 ? { bytes: 14, base: s } : { bytes: 18, base: 0 };
+}
 
 /**
  * Where the samples of a query go: one whole series at a time, in answer order, its samples sorted by
@@ -24,7 +38,10 @@ export interface ReadClickHouse {
   ): AsyncIterable<Buffer>;
 }
 
-/** Series per statement: keeps the statement well under ClickHouse's max_query_size (256 KiB). */
+/**
+ * Series per statement: keeps the statement well under ClickHouse's max_query_size (256 KiB), and the
+ * rank within a UInt16.
+ */
 export const SERIES_PER_STATEMENT = 2000;
 
 const rangeSql = (start: number, end: number): string =>
@@ -38,12 +55,12 @@ function rankSql(group: readonly SelectedSeries[]): { rank: string; list: string
   const list = group.map((s) => s.fingerprint.toString()).join(', ');
   const ranks = group.map((_, i) => i).join(', ');
   return {
-    rank: `transform(fingerprint, CAST([${list}] AS Array(UInt64)), CAST([${ranks}] AS Array(UInt32)), toUInt32(0))`,
+    rank: `transform(fingerprint, CAST([${list}] AS Array(UInt64)), CAST([${ranks}] AS Array(UInt16)), toUInt16(0))`,
     list,
   };
 }
 
-/** Rows per series in the range (before duplicates collapse), as RowBinary (rank UInt32, count UInt64). */
+/** Rows per series in the range (before duplicates collapse), as RowBinary (rank UInt16, count UInt64). */
 export function countSql(group: readonly SelectedSeries[], start: number, end: number): string {
   const { rank, list } = rankSql(group);
   return `SELECT ${rank} AS r, count() FROM samples WHERE fingerprint IN (${list}) AND ${rangeSql(start, end)} GROUP BY r FORMAT RowBinary`;
@@ -55,7 +72,9 @@ export function countSql(group: readonly SelectedSeries[], start: number, end: n
  */
 export function samplesSql(group: readonly SelectedSeries[], start: number, end: number): string {
   const { rank, list } = rankSql(group);
-  return `SELECT ${rank} AS r, timestamp_ms, value FROM samples WHERE fingerprint IN (${list}) AND ${rangeSql(start, end)} FORMAT RowBinary`;
+  const layout = rowLayout(start, end);
+  const t = layout.bytes === 14 ? `toUInt32(timestamp_ms - (${layout.base}))` : 'timestamp_ms';
+  return `SELECT ${rank} AS r, ${t} AS t, value FROM samples WHERE fingerprint IN (${list}) AND ${rangeSql(start, end)} FORMAT RowBinary`;
 }
 
 export function* groups<T>(items: readonly T[], size: number): Generator<readonly T[]> {
@@ -88,8 +107,8 @@ export async function countRows(opts: {
       opts.signal ? { signal: opts.signal } : {},
     );
     const rows = new Float64Array(group.length);
-    for (let off = 0; off + 12 <= out.length; off += 12)
-      rows[out.readUInt32LE(off)] = Number(out.readBigUInt64LE(off + 4));
+    for (let off = 0; off + 10 <= out.length; off += 10)
+      rows[out.readUInt16LE(off)] = Number(out.readBigUInt64LE(off + 2));
     for (let i = 0; i < group.length; i++) {
       const n = rows[i]!;
       if (n > 0) counted.push({ series: group[i]!, rows: n });
@@ -185,11 +204,162 @@ export function dropDuplicates(ts: Float64Array, vals: Uint32Array, a: number, b
   return w;
 }
 
+/** Where a batch's rows were put: series i at `ts[offsets[i]..fill[i])`, its value bits in `vals`. */
+interface PlacedBatch {
+  readonly ts: Float64Array;
+  readonly vals: Uint32Array;
+  readonly offsets: Float64Array;
+  readonly fill: Float64Array;
+  /** Rows of the largest series. */
+  readonly longest: number;
+}
+
+/**
+ * Puts the rows of one batch's answer in their series' slots, piece by piece as the answer arrives
+ * (`push` is a plain synchronous function, so V8 optimises its loop; an async function's loop is not).
+ * `tsAll`/`valsAll` hold the batch's counted rows; rows past a series' count (a write landed between
+ * counting and reading) are kept aside and the batch is rebuilt with room for them in `finish`.
+ */
+function createPlacer(
+  batch: readonly CountedSeries[],
+  layout: RowLayout,
+  tsAll: Float64Array,
+  valsAll: Uint32Array,
+): { push(pieces: readonly Buffer[]): void; finish(): PlacedBatch } {
+  const offsets = new Float64Array(batch.length + 1);
+  let longest = 0;
+  for (let i = 0; i < batch.length; i++) {
+    offsets[i + 1] = offsets[i]! + batch[i]!.rows;
+    longest = Math.max(longest, batch[i]!.rows);
+  }
+  const total = offsets[batch.length]!;
+  const ts = tsAll.subarray(0, total);
+  const vals = valsAll.subarray(0, 2 * total);
+  const fill = new Float64Array(offsets.subarray(0, batch.length));
+  const row = layout.bytes;
+  const narrow = row === 14;
+  const base = layout.base;
+  const extra = new Map<number, number[]>();
+  const take = (dv: DataView, off: number): void => {
+    const r = dv.getUint16(off, true);
+    const at = fill[r];
+    if (at === undefined) throw new Error(`ClickHouse returned a row of unknown rank ${r}`);
+    const t = narrow
+      ? base + dv.getUint32(off + 2, true)
+      : dv.getInt32(off + 6, true) * 4294967296 + dv.getUint32(off + 2, true);
+    const lo = dv.getUint32(off + row - 8, true);
+    const hi = dv.getUint32(off + row - 4, true);
+    if (at >= offsets[r + 1]!) {
+      const list = extra.get(r) ?? [];
+      list.push(t, lo, hi);
+      extra.set(r, list);
+      return;
+    }
+    fill[r] = at + 1;
+    ts[at] = t;
+    vals[2 * at] = lo;
+    vals[2 * at + 1] = hi;
+  };
+  const carry = Buffer.alloc(row);
+  const carryView = new DataView(carry.buffer, carry.byteOffset, row);
+  let carried = 0;
+  const place = (piece: Buffer): void => {
+    let off = 0;
+    if (carried > 0) {
+      const need = row - carried;
+      if (piece.length < need) {
+        piece.copy(carry, carried);
+        carried += piece.length;
+        return;
+      }
+      piece.copy(carry, carried, 0, need);
+      take(carryView, 0);
+      carried = 0;
+      off = need;
+    }
+    const whole = off + Math.floor((piece.length - off) / row) * row;
+    const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
+    for (; off < whole; off += row) take(view, off);
+    if (whole < piece.length) {
+      piece.copy(carry, 0, whole);
+      carried = piece.length - whole;
+    }
+  };
+  const push = (pieces: readonly Buffer[]): void => {
+    for (const piece of pieces) place(piece);
+  };
+  const finish = (): PlacedBatch => {
+    if (carried > 0) throw new Error(`ClickHouse answer ends inside a row (${carried} bytes left)`);
+    if (extra.size === 0) return { ts, vals, offsets, fill, longest };
+    // Rare: rebuild the batch with room for the extra rows of each series.
+    const grown = new Float64Array(batch.length + 1);
+    for (let i = 0; i < batch.length; i++)
+      grown[i + 1] = grown[i]! + (fill[i]! - offsets[i]!) + (extra.get(i)?.length ?? 0) / 3;
+    const ts2 = new Float64Array(grown[batch.length]!);
+    const vals2 = new Uint32Array(2 * ts2.length);
+    const fill2 = new Float64Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const a = offsets[i]!;
+      const n = fill[i]! - a;
+      let w = grown[i]!;
+      ts2.set(ts.subarray(a, a + n), w);
+      vals2.set(vals.subarray(2 * a, 2 * (a + n)), 2 * w);
+      w += n;
+      const list = extra.get(i) ?? [];
+      for (let k = 0; k < list.length; k += 3, w++) {
+        ts2[w] = list[k]!;
+        vals2[2 * w] = list[k + 1]!;
+        vals2[2 * w + 1] = list[k + 2]!;
+      }
+      fill2[i] = w;
+      longest = Math.max(longest, w - grown[i]!);
+    }
+    return { ts: ts2, vals: vals2, offsets: grown, fill: fill2, longest };
+  };
+  return { push, finish };
+}
+
+/** Bytes of answer placed at once. */
+const PLACE_BYTES = 4 * 1024 * 1024;
+
+/** Runs a batch's statement and places its rows as they arrive (nothing of the answer is kept). */
+async function placeBatch(
+  ch: ReadClickHouse,
+  batch: readonly CountedSeries[],
+  start: number,
+  end: number,
+  tsAll: Float64Array,
+  valsAll: Uint32Array,
+  signal: AbortSignal | undefined,
+): Promise<PlacedBatch> {
+  const placer = createPlacer(batch, rowLayout(start, end), tsAll, valsAll);
+  const sql = samplesSql(
+    batch.map((c) => c.series),
+    start,
+    end,
+  );
+  // Pieces are placed a few MiB at a time: one long synchronous loop parses faster than one per piece.
+  const pending: Buffer[] = [];
+  let bytes = 0;
+  for await (const piece of ch.queryStream(sql, signal ? { signal } : {})) {
+    pending.push(piece);
+    bytes += piece.length;
+    if (bytes >= PLACE_BYTES) {
+      placer.push(pending);
+      pending.length = 0;
+      bytes = 0;
+    }
+  }
+  placer.push(pending);
+  return placer.finish();
+}
+
 /**
  * Reads the samples of `counted` (in answer order) within [start, end] batch by batch, each batch at
  * most `batchRows` rows in memory, and hands every series, sorted and without duplicates, to `sink`.
- * Yields after each series so a streaming caller can pass output on (backpressure then reaches
- * ClickHouse through the HTTP stream).
+ * The next batch is read into a second set of arrays while this one is handed on. Yields after each
+ * series so a streaming caller can pass output on (backpressure then reaches ClickHouse through the
+ * HTTP stream).
  */
 export async function* streamSamples(opts: {
   ch: ReadClickHouse;
@@ -201,7 +371,6 @@ export async function* streamSamples(opts: {
   signal?: AbortSignal;
 }): AsyncGenerator<void> {
   const all = [...batchesByRows(opts.counted, opts.batchRows)];
-  // One set of arrays for every batch of the request (fewer large allocations, less allocator churn).
   let maxRows = 0;
   let maxSeriesRows = 0;
   for (const batch of all) {
@@ -212,123 +381,75 @@ export async function* streamSamples(opts: {
     }
     maxRows = Math.max(maxRows, rows);
   }
-  const tsAll = new Float64Array(maxRows);
-  const valsAll = new Uint32Array(2 * maxRows);
+  // Two sets of arrays, reused batch after batch: one being handed on, one being filled.
+  const sets = Array.from({ length: Math.min(2, all.length) }, () => takeArrays(maxRows));
   let tmpT = new Float64Array(maxSeriesRows);
   let tmpV = new Uint32Array(2 * maxSeriesRows);
-  /** Reads a batch's answer whole (its rows are bounded by batchRows), so the next one loads meanwhile. */
-  const fetch = async (batch: readonly CountedSeries[]): Promise<Buffer[]> => {
-    const pieces: Buffer[] = [];
-    const sql = samplesSql(
-      batch.map((c) => c.series),
-      opts.start,
-      opts.end,
-    );
-    for await (const piece of opts.ch.queryStream(sql, opts.signal ? { signal: opts.signal } : {}))
-      pieces.push(piece);
-    return pieces;
+  const load = (b: number): Promise<PlacedBatch> => {
+    const set = sets[b % 2]!;
+    return placeBatch(opts.ch, all[b]!, opts.start, opts.end, set.ts, set.vals, opts.signal);
   };
-  let next = all.length > 0 ? fetch(all[0]!) : undefined;
-  for (let b = 0; b < all.length; b++) {
-    const batch = all[b]!;
-    const pieces = await next!;
-    next = b + 1 < all.length ? fetch(all[b + 1]!) : undefined;
-    // If this batch fails, the prefetch's own failure must not go unhandled.
-    next?.catch(() => {});
-    const offsets = new Float64Array(batch.length + 1);
-    let longest = 0;
-    for (let i = 0; i < batch.length; i++) {
-      offsets[i + 1] = offsets[i]! + batch[i]!.rows;
-      longest = Math.max(longest, batch[i]!.rows);
-    }
-    const total = offsets[batch.length]!;
-    let ts = tsAll.subarray(0, total);
-    let vals = valsAll.subarray(0, 2 * total);
-    let fill = new Float64Array(offsets.subarray(0, batch.length));
-    // Rows beyond a series' count: a write landed between counting and reading. Kept aside, merged after.
-    const extra = new Map<number, number[]>();
-    const take = (dv: DataView, off: number) => {
-      const r = dv.getUint32(off, true);
-      const at = fill[r];
-      const t = dv.getInt32(off + 8, true) * 4294967296 + dv.getUint32(off + 4, true);
-      if (at === undefined) throw new Error(`ClickHouse returned a row of unknown rank ${r}`);
-      if (at >= offsets[r + 1]!) {
-        const list = extra.get(r) ?? [];
-        list.push(t, dv.getUint32(off + 12, true), dv.getUint32(off + 16, true));
-        extra.set(r, list);
-        return;
+  let next = all.length > 0 ? load(0) : undefined;
+  try {
+    for (let b = 0; b < all.length; b++) {
+      const batch = all[b]!;
+      const { ts, vals, offsets, fill, longest } = await next!;
+      next = b + 1 < all.length ? load(b + 1) : undefined;
+      // If this batch fails, the prefetch's own failure must not go unhandled.
+      next?.catch(() => {});
+      if (longest > tmpT.length) {
+        tmpT = new Float64Array(longest);
+        tmpV = new Uint32Array(2 * longest);
       }
-      fill[r] = at + 1;
-      ts[at] = t;
-      vals[2 * at] = dv.getUint32(off + 12, true);
-      vals[2 * at + 1] = dv.getUint32(off + 16, true);
-    };
-    const carry = Buffer.alloc(ROW);
-    const carryView = new DataView(carry.buffer, carry.byteOffset, ROW);
-    let carried = 0;
-    for (const piece of pieces) {
-      let off = 0;
-      if (carried > 0) {
-        const need = ROW - carried;
-        if (piece.length < need) {
-          piece.copy(carry, carried);
-          carried += piece.length;
-          continue;
-        }
-        piece.copy(carry, carried, 0, need);
-        take(carryView, 0);
-        carried = 0;
-        off = need;
-      }
-      const whole = off + Math.floor((piece.length - off) / ROW) * ROW;
-      const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
-      for (; off < whole; off += ROW) take(view, off);
-      if (whole < piece.length) {
-        piece.copy(carry, 0, whole);
-        carried = piece.length - whole;
-      }
-    }
-    if (carried > 0) throw new Error(`ClickHouse answer ends inside a row (${carried} bytes left)`);
-    if (extra.size > 0) {
-      // Rare: rebuild the batch with room for the extra rows of each series.
-      const grown = new Float64Array(batch.length + 1);
-      for (let i = 0; i < batch.length; i++)
-        grown[i + 1] = grown[i]! + (fill[i]! - offsets[i]!) + (extra.get(i)?.length ?? 0) / 3;
-      const ts2 = new Float64Array(grown[batch.length]!);
-      const vals2 = new Uint32Array(2 * ts2.length);
-      const fill2 = new Float64Array(batch.length);
       for (let i = 0; i < batch.length; i++) {
         const a = offsets[i]!;
-        const n = fill[i]! - a;
-        let w = grown[i]!;
-        ts2.set(ts.subarray(a, a + n), w);
-        vals2.set(vals.subarray(2 * a, 2 * (a + n)), 2 * w);
-        w += n;
-        const list = extra.get(i) ?? [];
-        for (let k = 0; k < list.length; k += 3, w++) {
-          ts2[w] = list[k]!;
-          vals2[2 * w] = list[k + 1]!;
-          vals2[2 * w + 1] = list[k + 2]!;
-        }
-        fill2[i] = w;
-        longest = Math.max(longest, w - grown[i]!);
+        const z = fill[i]!;
+        if (z === a) continue;
+        mergeRuns(ts, vals, a, z, tmpT, tmpV);
+        opts.sink.series(batch[i]!.series, ts, vals, a, dropDuplicates(ts, vals, a, z));
+        yield;
       }
-      ts = ts2;
-      vals = vals2;
-      fill = fill2;
-      offsets.set(grown);
     }
-    if (longest > tmpT.length) {
-      tmpT = new Float64Array(longest);
-      tmpV = new Uint32Array(2 * longest);
-    }
-    for (let i = 0; i < batch.length; i++) {
-      const a = offsets[i]!;
-      const b = fill[i]!;
-      if (b === a) continue;
-      mergeRuns(ts, vals, a, b, tmpT, tmpV);
-      opts.sink.series(batch[i]!.series, ts, vals, a, dropDuplicates(ts, vals, a, b));
-      yield;
-    }
+  } finally {
+    // A prefetch still running (the read failed or was cut) writes into its set until it settles.
+    const giveBack = () => {
+      for (const set of sets) returnArrays(set);
+    };
+    if (next) next.then(giveBack, giveBack);
+    else giveBack();
   }
+}
+
+/** One batch's arrays: timestamps and value bits (two 32-bit halves per sample). */
+interface ArraySet {
+  readonly ts: Float64Array;
+  readonly vals: Uint32Array;
+}
+
+/**
+ * Arrays kept from one read to the next. Fresh typed arrays cost more than the rows they hold: every
+ * page is faulted in and zeroed (measured on bench/read: 5.8 million rows placed in 330 ms into new
+ * arrays, 80 ms into reused ones). Two sets are kept (one read's worth), up to 2 × 32 MB at the default
+ * batch size; a read that finds none allocates its own.
+ */
+const spare: ArraySet[] = [];
+const SPARE_SETS = 2;
+
+function takeArrays(rows: number): ArraySet {
+  let best = -1;
+  for (let i = 0; i < spare.length; i++)
+    if (spare[i]!.ts.length >= rows && (best < 0 || spare[i]!.ts.length < spare[best]!.ts.length)) best = i;
+  if (best >= 0) return spare.splice(best, 1)[0]!;
+  return { ts: new Float64Array(rows), vals: new Uint32Array(2 * rows) };
+}
+
+function returnArrays(set: ArraySet): void {
+  if (spare.length < SPARE_SETS) {
+    spare.push(set);
+    return;
+  }
+  // Keep the larger ones.
+  let smallest = 0;
+  for (let i = 1; i < spare.length; i++) if (spare[i]!.ts.length < spare[smallest]!.ts.length) smallest = i;
+  if (spare[smallest]!.ts.length < set.ts.length) spare[smallest] = set;
 }
