@@ -20,6 +20,7 @@ import { adapterSpec, loadAdapterConfig } from './config.ts';
 import { SeriesCache } from './decode.ts';
 import { createAdapterMetrics, createReadMetrics } from './metrics.ts';
 import { migrate } from './schema.ts';
+import { createWorkerCompressor } from './snappy.ts';
 import { createStore, type WriteChunk } from './store.ts';
 
 /**
@@ -188,6 +189,8 @@ export async function main(argv: string[]): Promise<void> {
     maxConcurrent: config.batchMaxConcurrentInserts,
     logger: log,
   });
+  // Large remote-read answers are snappy-compressed on a worker thread, beside their encoding.
+  const compressor = createWorkerCompressor();
   const app = createAdapterApp({
     config,
     logger,
@@ -216,6 +219,7 @@ export async function main(argv: string[]): Promise<void> {
       metrics: createReadMetrics(registry),
       logger: logger.child({ module: 'read' }),
       retryAfterMs: config.writeRetryAfterMs,
+      compressor,
     },
   });
   const served = await serve({
@@ -241,6 +245,7 @@ export async function main(argv: string[]): Promise<void> {
       await batcher.close();
       await Promise.race([migration, sleep(100)]);
       ch.close();
+      await compressor.close();
       logger.info('stopped');
     },
   });

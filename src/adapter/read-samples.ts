@@ -23,7 +23,14 @@ export function rowLayout(start: number, end: number): RowLayout {
  * `vals[2i + 1]` (high 32), exact (NaN payloads included).
  */
 export interface SeriesSink {
-  series(s: SelectedSeries, ts: Float64Array, vals: Uint32Array, from: number, to: number): void;
+  /** May return a promise: the caller waits for it before handing on the next series. */
+  series(
+    s: SelectedSeries,
+    ts: Float64Array,
+    vals: Uint32Array,
+    from: number,
+    to: number,
+  ): void | Promise<void>;
 }
 
 /** The ClickHouse calls reads make (the adapter's client has them). */
@@ -406,7 +413,8 @@ export async function* streamSamples(opts: {
         const z = fill[i]!;
         if (z === a) continue;
         mergeRuns(ts, vals, a, z, tmpT, tmpV);
-        opts.sink.series(batch[i]!.series, ts, vals, a, dropDuplicates(ts, vals, a, z));
+        const wait = opts.sink.series(batch[i]!.series, ts, vals, a, dropDuplicates(ts, vals, a, z));
+        if (wait) await wait;
         yield;
       }
     }

@@ -5,6 +5,7 @@ import { ReadResponse, TO_OBJECT } from '../../test/support/prompb.ts';
 import { encodeLabels } from './read-proto.ts';
 import type { SelectedSeries } from './read-series.ts';
 import { SamplesResultSink, snappyBlock } from './read-sinks.ts';
+import { createWorkerCompressor, inlineCompressor } from './snappy.ts';
 
 const sel = (i: number): SelectedSeries => {
   const labels = [{ name: Buffer.from('__name__'), value: Buffer.from(`m${i}`) }];
@@ -12,13 +13,22 @@ const sel = (i: number): SelectedSeries => {
 };
 
 describe('SamplesResultSink', () => {
-  it('compresses piece by piece into one snappy block that decodes to the whole answer', async () => {
-    for (const pieceBytes of [64, 1000, 1 << 20]) {
+  it('compresses piece by piece into one snappy block that decodes to the whole answer', async (t) => {
+    const worker = createWorkerCompressor();
+    t.after(() => worker.close());
+    for (const [compressor, pieceBytes] of [
+      [inlineCompressor, 64],
+      [inlineCompressor, 1000],
+      [inlineCompressor, 1 << 20],
+      [worker, 64],
+      [worker, 1000],
+      [worker, 1 << 20],
+    ] as const) {
       const elements: Buffer[] = [];
       let bytes = 0;
       const want: { name: string; samples: [number, number][] }[][] = [];
       for (let q = 0; q < 3; q++) {
-        const sink = new SamplesResultSink((raw) => snappy.compressSync(raw) as Buffer, pieceBytes);
+        const sink = new SamplesResultSink(compressor, pieceBytes);
         const expect: { name: string; samples: [number, number][] }[] = [];
         for (let i = 0; i < 20 * q; i++) {
           const n = 1 + ((i * 7) % 13);
@@ -33,10 +43,10 @@ describe('SamplesResultSink', () => {
             vals[2 * k + 1] = b.readUInt32LE(4);
             samples.push([ts[k]!, i * 100 + k + 0.5]);
           }
-          sink.series(sel(i), ts, vals, 0, n);
+          await sink.series(sel(i), ts, vals, 0, n);
           expect.push({ name: `m${i}`, samples });
         }
-        const done = sink.finish();
+        const done = await sink.finish();
         elements.push(...done.elements);
         bytes += done.bytes;
         want.push(expect);
@@ -56,7 +66,7 @@ describe('SamplesResultSink', () => {
           })),
         ),
         want,
-        `pieces of ${pieceBytes} bytes`,
+        `pieces of ${pieceBytes} bytes, ${compressor === worker ? 'worker' : 'inline'}`,
       );
     }
   });

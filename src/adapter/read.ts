@@ -11,7 +11,7 @@ import { type DecodedReadRequest, decodeReadRequest, type ReadQuery } from './re
 import { type CountedSeries, countRows, type ReadClickHouse, streamSamples } from './read-samples.ts';
 import { parseSeriesRows, type SelectedSeries, seriesSql, toSelectedSeries } from './read-series.ts';
 import { ChunkedSink, SamplesResultSink, snappyBlock } from './read-sinks.ts';
-import { compressBlock, snappyHeader, uncompressToScratch } from './snappy.ts';
+import { inlineCompressor, type PieceCompressor, snappyHeader, uncompressToScratch } from './snappy.ts';
 
 /** Remote-read settings (`read.*` flags). */
 export interface ReadOptions {
@@ -42,6 +42,8 @@ export interface ReadDeps {
   readonly logger: Logger;
   /** Retry-After of 503 answers. @default 1000 */
   readonly retryAfterMs?: number;
+  /** Compresses SAMPLES answers (main.ts: on a worker thread). @default in the calling thread */
+  readonly compressor?: PieceCompressor;
 }
 
 /** One query, checked and narrowed, ready to run. */
@@ -105,6 +107,7 @@ export function createReadHandler(deps: ReadDeps): Handler {
   const batchRows = options.batchRows ?? 2_000_000;
   const strip = new Set(options.stripLabels);
   const retryAfterMs = deps.retryAfterMs ?? 1000;
+  const compressor = deps.compressor ?? inlineCompressor;
 
   /** ClickHouse failures are 503 (try again); a regex ClickHouse's RE2 cannot compile is the client's: 400. */
   const mapError = (err: unknown): unknown => {
@@ -153,10 +156,14 @@ export function createReadHandler(deps: ReadDeps): Handler {
     let samples = 0;
     for (const q of queries) {
       const counted = await plan(q);
-      const sink = new SamplesResultSink(compressBlock);
-      if (q.labelsOnly) for (const c of counted) sink.series(c.series, NO_TS, NO_VALS, 0, 0);
+      const sink = new SamplesResultSink(compressor);
+      if (q.labelsOnly)
+        for (const c of counted) {
+          const wait = sink.series(c.series, NO_TS, NO_VALS, 0, 0);
+          if (wait) await wait;
+        }
       else for await (const _ of streamSamples({ ch, counted, start: q.start, end: q.end, sink, batchRows }));
-      const done = sink.finish();
+      const done = await sink.finish();
       elements.push(...done.elements);
       bytes += done.bytes;
       series += sink.seriesCount;

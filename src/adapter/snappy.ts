@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import snappy from 'snappy';
 import { malformed } from './errors.ts';
 
@@ -9,6 +11,100 @@ import { malformed } from './errors.ts';
  * one is freed by the GC as usual.
  */
 export const compressBlock = (raw: Buffer): Buffer => snappy.compressSync(raw) as Buffer;
+
+/**
+ * Compresses the pieces of a large answer. `compress` takes `raw` (and the whole buffer it is a view of)
+ * over until its promise settles, and gives that buffer back beside the block, for reuse.
+ */
+export interface PieceCompressor {
+  compress(raw: Buffer): Promise<{ block: Buffer; raw: Buffer }>;
+  close(): Promise<void>;
+}
+
+/** Compression in the calling thread. */
+export const inlineCompressor: PieceCompressor = {
+  compress: async (raw) => ({ block: compressBlock(raw), raw }),
+  close: async () => {},
+};
+
+/** The worker's code (CommonJS, loaded with `eval`: the same in the sources and in the compiled package). */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const snappy = require(workerData.snappy);
+parentPort.on('message', ({ id, buf, offset, length }) => {
+  let out;
+  try {
+    out = snappy.compressSync(Buffer.from(buf, offset, length));
+  } catch (err) {
+    parentPort.postMessage({ id, buf, error: String(err && err.message || err) }, [buf]);
+    return;
+  }
+  // The block's memory moves back whole when it owns it; otherwise it is copied into memory that does.
+  const own = out.byteOffset === 0 && out.buffer.byteLength === out.length ? out : new Uint8Array(out);
+  try {
+    parentPort.postMessage({ id, buf, block: own.buffer, length: own.length }, [buf, own.buffer]);
+  } catch {
+    const copy = new Uint8Array(own);
+    parentPort.postMessage({ id, buf, block: copy.buffer, length: copy.length }, [buf, copy.buffer]);
+  }
+});
+`;
+
+/**
+ * Compression on a worker thread, so that a large answer's compression (about 200 ms of CPU for the
+ * 100 MB of 5.8 million samples) runs beside the encoding of its next pieces, not on the event loop.
+ * `raw`'s memory moves to the worker and back (no copy): a view at the start of an ArrayBuffer of 64 KiB
+ * or more (PbWriter's buffers); anything else is compressed in the calling thread.
+ */
+export function createWorkerCompressor(): PieceCompressor {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { snappy: createRequire(import.meta.url).resolve('snappy') },
+  });
+  // Idle, it must not keep the process alive.
+  worker.unref();
+  const pending = new Map<
+    number,
+    { resolve: (r: { block: Buffer; raw: Buffer }) => void; reject: (e: Error) => void }
+  >();
+  let nextId = 0;
+  let failed: Error | undefined;
+  const failAll = (err: Error) => {
+    failed = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on(
+    'message',
+    (m: { id: number; buf: ArrayBuffer; block?: ArrayBuffer; length?: number; error?: string }) => {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (pending.size === 0) worker.unref();
+      if (m.error !== undefined || !m.block) p.reject(new Error(`snappy compression failed: ${m.error}`));
+      else p.resolve({ block: Buffer.from(m.block, 0, m.length), raw: Buffer.from(m.buf) });
+    },
+  );
+  worker.on('error', (err) => failAll(err));
+  worker.on('exit', (code) => failAll(new Error(`snappy worker exited with code ${code}`)));
+  return {
+    compress(raw) {
+      // Larger than Node's 8 KiB pool and at its start: a view of memory of its own.
+      const buf = raw.buffer;
+      const own = buf instanceof ArrayBuffer && raw.byteOffset === 0 && buf.byteLength >= 64 * 1024;
+      if (!own || failed) return inlineCompressor.compress(raw);
+      return new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ id, buf, offset: 0, length: raw.length }, [buf]);
+      });
+    },
+    async close() {
+      await worker.terminate();
+    },
+  };
+}
 
 /**
  * Snappy block-format decompression into a reused buffer. The native `snappy` package allocates a fresh
