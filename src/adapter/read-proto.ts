@@ -167,6 +167,8 @@ export function writeTimeSeries(
   w.ensure(size + 16);
   w.raw(labels);
   const buf = w.buf;
+  // Values and the low timestamp bytes go in as 32-bit words (unaligned stores are cheap here).
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   let pos = w.pos;
   let sz = 0;
   let limit = -1;
@@ -184,14 +186,9 @@ export function writeTimeSeries(
     buf[pos++] = 0x12; // field 2 (samples), length-delimited
     buf[pos++] = sz;
     buf[pos++] = 0x09; // field 1 (value), 64-bit little-endian
-    buf[pos++] = lo & 0xff;
-    buf[pos++] = (lo >>> 8) & 0xff;
-    buf[pos++] = (lo >>> 16) & 0xff;
-    buf[pos++] = lo >>> 24;
-    buf[pos++] = hi & 0xff;
-    buf[pos++] = (hi >>> 8) & 0xff;
-    buf[pos++] = (hi >>> 16) & 0xff;
-    buf[pos++] = hi >>> 24;
+    dv.setUint32(pos, lo, true);
+    dv.setUint32(pos + 4, hi, true);
+    pos += 8;
     buf[pos++] = 0x10; // field 2 (timestamp), varint
     if (t >= 0 && t < 0x10000000) {
       let v = t;
@@ -213,10 +210,17 @@ export function writeTimeSeries(
         hiBytes[hiLen++] = high;
       }
       const low = t - hiBase;
-      buf[pos++] = (low & 0x7f) | 0x80;
-      buf[pos++] = ((low >>> 7) & 0x7f) | 0x80;
-      buf[pos++] = ((low >>> 14) & 0x7f) | 0x80;
-      buf[pos++] = ((low >>> 21) & 0x7f) | 0x80;
+      dv.setUint32(
+        pos,
+        ((low & 0x7f) |
+          (((low >>> 7) & 0x7f) << 8) |
+          (((low >>> 14) & 0x7f) << 16) |
+          (((low >>> 21) & 0x7f) << 24) |
+          0x80808080) >>>
+          0,
+        true,
+      );
+      pos += 4;
       for (let k = 0; k < hiLen; k++) buf[pos++] = hiBytes[k]!;
     } else {
       w.pos = pos;
