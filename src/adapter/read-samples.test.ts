@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   batchesByRows,
   type CountedSeries,
+  countRows,
   dropDuplicates,
   mergeRuns,
   type ReadClickHouse,
@@ -48,6 +49,47 @@ describe('mergeRuns + dropDuplicates', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('countRows', () => {
+  it('maps the counts back to the series by fingerprint, drops series without rows, stops past stopAt', async () => {
+    const sel = Array.from({ length: 5000 }, (_, i) => ({
+      ...series(0),
+      fingerprint: (1n << 63n) + BigInt(i) * 7919n,
+    }));
+    const statements: string[] = [];
+    const ch: ReadClickHouse = {
+      async queryBytes(sql) {
+        statements.push(sql);
+        const fps = /IN \(([^)]*)\)/.exec(sql)![1]!.split(', ').map(BigInt);
+        // Every third series has no rows; the answer comes in ClickHouse's own order (reversed here).
+        const rows = fps.filter((_, k) => k % 3 !== 0).reverse();
+        const out = Buffer.alloc(16 * rows.length);
+        rows.forEach((fp, k) => {
+          out.writeBigUInt64LE(fp, 16 * k);
+          out.writeBigUInt64LE((fp % 100n) + 1n, 16 * k + 8);
+        });
+        return out;
+      },
+      queryStream: async function* () {},
+    };
+    const all = await countRows({ ch, series: sel, start: 0, end: 1, stopAt: Number.POSITIVE_INFINITY });
+    assert.equal(statements.length, 3);
+    assert.deepEqual(
+      all.counted.map((c) => [c.series.fingerprint, c.rows]),
+      sel
+        .filter((_, i) => (i % 2000) % 3 !== 0)
+        .map((s) => [s.fingerprint, Number((s.fingerprint % 100n) + 1n)]),
+    );
+    assert.equal(
+      all.total,
+      all.counted.reduce((n, c) => n + c.rows, 0),
+    );
+    statements.length = 0;
+    const early = await countRows({ ch, series: sel, start: 0, end: 1, stopAt: 10 });
+    assert.equal(statements.length, 1);
+    assert.ok(early.total > 10);
   });
 });
 

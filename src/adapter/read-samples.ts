@@ -54,12 +54,13 @@ export const SERIES_PER_STATEMENT = 2000;
 const rangeSql = (start: number, end: number): string =>
   `timestamp_ms >= ${Math.trunc(start)} AND timestamp_ms <= ${Math.trunc(end)}`;
 
-/**
- * `rank` (the series' index in `group`) as a ClickHouse expression, and the IN list. The fingerprints
- * are numbers ClickHouse gave us, never request text.
- */
+/** The IN list of a group. The fingerprints are numbers ClickHouse gave us, never request text. */
+const listSql = (group: readonly SelectedSeries[]): string =>
+  group.map((s) => s.fingerprint.toString()).join(', ');
+
+/** `rank` (the series' index in `group`) as a ClickHouse expression, and the IN list. */
 function rankSql(group: readonly SelectedSeries[]): { rank: string; list: string } {
-  const list = group.map((s) => s.fingerprint.toString()).join(', ');
+  const list = listSql(group);
   const ranks = group.map((_, i) => i).join(', ');
   return {
     rank: `transform(fingerprint, CAST([${list}] AS Array(UInt64)), CAST([${ranks}] AS Array(UInt16)), toUInt16(0))`,
@@ -67,10 +68,13 @@ function rankSql(group: readonly SelectedSeries[]): { rank: string; list: string
   };
 }
 
-/** Rows per series in the range (before duplicates collapse), as RowBinary (rank UInt16, count UInt64). */
+/**
+ * Rows per series in the range (before duplicates collapse), as RowBinary (fingerprint UInt64, count
+ * UInt64). Grouped by the fingerprint itself: on 5.8 million rows 74 ms against 96 ms by the rank
+ * (`transform`), on one series 3 ms against 8.
+ */
 export function countSql(group: readonly SelectedSeries[], start: number, end: number): string {
-  const { rank, list } = rankSql(group);
-  return `SELECT ${rank} AS r, count() FROM samples WHERE fingerprint IN (${list}) AND ${rangeSql(start, end)} GROUP BY r FORMAT RowBinary`;
+  return `SELECT fingerprint, count() FROM samples WHERE fingerprint IN (${listSql(group)}) AND ${rangeSql(start, end)} GROUP BY fingerprint FORMAT RowBinary`;
 }
 
 /**
@@ -113,9 +117,15 @@ export async function countRows(opts: {
       countSql(group, opts.start, opts.end),
       opts.signal ? { signal: opts.signal } : {},
     );
+    const index = new Map(group.map((s, i) => [s.fingerprint, i]));
     const rows = new Float64Array(group.length);
-    for (let off = 0; off + 10 <= out.length; off += 10)
-      rows[out.readUInt16LE(off)] = Number(out.readBigUInt64LE(off + 2));
+    if (out.length % 16 !== 0)
+      throw new Error(`ClickHouse answer ends inside a row (${out.length % 16} bytes left)`);
+    for (let off = 0; off < out.length; off += 16) {
+      const i = index.get(out.readBigUInt64LE(off));
+      if (i === undefined) throw new Error('ClickHouse counted a series that was not asked for');
+      rows[i] = Number(out.readBigUInt64LE(off + 8));
+    }
     for (let i = 0; i < group.length; i++) {
       const n = rows[i]!;
       if (n > 0) counted.push({ series: group[i]!, rows: n });
