@@ -1,3 +1,4 @@
+import { setImmediate as immediate } from 'node:timers/promises';
 import type { SelectedSeries } from './read-series.ts';
 
 /**
@@ -407,6 +408,7 @@ export async function* streamSamples(opts: {
     return placeBatch(opts.ch, all[b]!, opts.start, opts.end, set.ts, set.vals, opts.signal);
   };
   let next = all.length > 0 ? load(0) : undefined;
+  let lastBreak = performance.now();
   try {
     for (let b = 0; b < all.length; b++) {
       const batch = all[b]!;
@@ -425,6 +427,12 @@ export async function* streamSamples(opts: {
         mergeRuns(ts, vals, a, z, tmpT, tmpV);
         const wait = opts.sink.series(batch[i]!.series, ts, vals, a, dropDuplicates(ts, vals, a, z));
         if (wait) await wait;
+        // Every few ms the event loop takes in what ClickHouse has sent of the next batch meanwhile:
+        // otherwise its socket fills and ClickHouse waits for this batch to be handed on.
+        if (performance.now() - lastBreak > BREAK_MS) {
+          await immediate();
+          lastBreak = performance.now();
+        }
         yield;
       }
     }
@@ -437,6 +445,9 @@ export async function* streamSamples(opts: {
     else giveBack();
   }
 }
+
+/** Longest stretch of handing series on without letting I/O in. */
+const BREAK_MS = 5;
 
 /** One batch's arrays: timestamps and value bits (two 32-bit halves per sample). */
 interface ArraySet {
