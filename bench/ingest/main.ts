@@ -89,7 +89,9 @@ try {
       const running = await target.start(tdir);
       try {
         const cpu0 = running.processes.map((x) => cpuSeconds(x.pid));
+        const self0 = process.cpuUsage();
         const r = await sendAll(running.writeUrl, p, shape.senders, running.secure);
+        const selfCpu = process.cpuUsage(self0);
         await sleep(SETTLE_MS);
         const cpu = running.processes.map((x, i) => cpuSeconds(x.pid) - cpu0[i]!);
         const total = cpu.reduce((a, b) => a + b, 0);
@@ -99,7 +101,8 @@ try {
         out(
           `${target.name.padEnd(26)} ${rate[target.name]!.toFixed(0).padStart(8)} samples/s  ${perSample[target.name]!.toFixed(2)} CPU-µs/sample ` +
             `(${running.processes.map((x, i) => `${x.name} ${((cpu[i]! / p.totalSamples) * 1e6).toFixed(2)}`).join(', ')})  ` +
-            `${r.acked} acked in ${r.seconds.toFixed(2)} s, ${r.retried} 5xx resent; stored ${stored} of ${p.totalSamples}; load ${load()}`,
+            `${r.acked} acked in ${r.seconds.toFixed(2)} s, ${r.retried} 5xx resent; stored ${stored} of ${p.totalSamples}; ` +
+            `load generator ${((selfCpu.user + selfCpu.system) / p.totalSamples).toFixed(2)} CPU-µs/sample; load ${load()}`,
         );
         const notes = await running.notes();
         if (notes) out(`  ${notes}`);

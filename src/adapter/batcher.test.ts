@@ -30,7 +30,8 @@ describe('createBatcher', () => {
         flushed.push(items.map((i) => i.id));
       },
       maxRows: 20,
-      maxDelayMs: 60_000,
+      // Item 4 waits this long for the three other writers the batcher has seen (they never come back).
+      maxDelayMs: 50,
       maxConcurrent: 4,
     });
     await Promise.all([1, 2, 3, 4].map((id) => b.submit({ rows: 10, id })));
@@ -79,6 +80,55 @@ describe('createBatcher', () => {
     await Promise.all(all);
     assert.equal(peak, 1);
     assert.ok(sizes.length < 20, `expected grouping, got ${sizes.join(',')}`);
+  });
+
+  it('with steady writers, one insert takes every writer; a writer that leaves costs maxDelay, then is forgotten', async () => {
+    const sizes: number[] = [];
+    let clock = 0;
+    const b = createBatcher<Item>({
+      flush: async (items) => {
+        sizes.push(items.length);
+        await sleep(3);
+      },
+      maxRows: 1_000_000,
+      maxDelayMs: 40,
+      maxConcurrent: 2,
+      now: () => clock + performance.now(),
+    });
+    // Like Prometheus' shards: each writer sends its next request once the previous one is answered, after a
+    // different think time.
+    const writer = async (id: number, requests: number) => {
+      for (let i = 0; i < requests; i++) {
+        await sleep(id % 3);
+        await b.submit({ rows: 2000, id });
+      }
+    };
+    await Promise.all([0, 1, 2, 3, 4, 5].map((id) => writer(id, 30)));
+    // The first batch learns how many writers there are; then every insert holds all six (the last one
+    // lacks the writer whose first request went alone).
+    assert.deepEqual(sizes.slice(-20, -1), Array(19).fill(6), sizes.join(','));
+
+    // Two writers stop: the next batches wait maxDelay for them, then the count forgets them.
+    sizes.length = 0;
+    const t0 = performance.now();
+    await Promise.all([0, 1, 2, 3].map((id) => writer(id, 3)));
+    assert.ok(performance.now() - t0 >= 40, 'the first batch waited for the missing writers');
+    clock += 2_500;
+    const t1 = performance.now();
+    await Promise.all([0, 1, 2, 3].map((id) => writer(id, 10)));
+    // (The first request after the pause finds no count and goes alone, as a lone writer's would.)
+    assert.deepEqual(sizes.slice(-6, -1), Array(5).fill(4), sizes.join(','));
+    assert.ok(performance.now() - t1 < 10 * 40, 'no batch waited maxDelay once the count had forgotten them');
+  });
+
+  it('a lone writer is never held', async () => {
+    const b = createBatcher<Item>({
+      flush: async () => {},
+      maxRows: 1_000_000,
+      maxDelayMs: 60_000,
+      maxConcurrent: 1,
+    });
+    for (let i = 0; i < 5; i++) await b.submit({ rows: 1, id: i });
   });
 
   it('close flushes what waits and refuses new items with 503', async () => {

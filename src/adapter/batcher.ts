@@ -36,11 +36,18 @@ interface Waiting<T> {
 }
 
 /**
- * Group commit: concurrent requests share one ClickHouse insert. When no insert is running, a batch leaves
- * at once with whatever waits (no added latency when idle); while one runs, new items gather for the next,
- * which leaves when the running one ends, when it is full, or when its oldest item has waited
- * `maxDelayMs` (then up to `maxConcurrent` inserts overlap). So the busier ClickHouse is, the larger and
- * fewer the inserts. Every item learns its own batch's outcome.
+ * Group commit: concurrent requests share one ClickHouse insert. Each ClickHouse insert costs a fixed few
+ * milliseconds of ClickHouse CPU (a new part, merged later) besides its rows (bench/ingest), so inserts
+ * should be few and large, without holding a request longer than it must.
+ *
+ * The writers are counted: the most requests waiting or being stored at once over the last one to two
+ * seconds (Prometheus sends one request per shard at a time, so with 8 shards that is 8). When no insert is
+ * running, a batch leaves as soon as it holds that many requests, i.e. everybody who could join has joined
+ * (a lone writer's request leaves at once: no added latency when idle). While inserts run, new requests
+ * gather for the next batch, which leaves when a running insert ends and it holds every writer, when it is
+ * full, or when its oldest item has waited `maxDelayMs`; then up to `maxConcurrent` inserts overlap. A
+ * writer that went quiet costs at most `maxDelayMs` per batch until the count forgets it. Every item learns
+ * its own batch's outcome.
  */
 export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Batcher<T> {
   const now = opts.now ?? Date.now;
@@ -51,9 +58,25 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
   let timer: NodeJS.Timeout | undefined;
   let closing = false;
   let drained: (() => void) | undefined;
+  // The most items waiting or being stored at once: in this window and in the one before.
+  let peakNow = 0;
+  let peakBefore = 0;
+  let windowStart = now();
+  const WINDOW_MS = 1_000;
+  const observe = () => {
+    const t = now();
+    if (t - windowStart >= WINDOW_MS) {
+      peakBefore = t - windowStart >= 2 * WINDOW_MS ? 0 : peakNow;
+      peakNow = 0;
+      windowStart = t;
+    }
+    peakNow = Math.max(peakNow, queue.length + inFlightItems);
+  };
+  const writers = () => Math.max(1, peakNow, peakBefore);
 
   const arm = () => {
-    if (timer || queue.length === 0) return;
+    // At maxConcurrent the next insert to end pumps again: no timer (it would spin until then).
+    if (timer || queue.length === 0 || active >= opts.maxConcurrent) return;
     const wait = Math.max(0, queue[0]!.at + opts.maxDelayMs - now());
     timer = setTimeout(() => {
       timer = undefined;
@@ -65,8 +88,11 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
     while (
       queue.length > 0 &&
       active < opts.maxConcurrent &&
-      // Idle ClickHouse: go now (the leader of a group commit); busy: let the next batch fill up.
-      (closing || active === 0 || queuedRows >= opts.maxRows || now() - queue[0]!.at >= opts.maxDelayMs)
+      (closing ||
+        // No insert running and every writer is in: go now.
+        (active === 0 && queue.length >= writers()) ||
+        queuedRows >= opts.maxRows ||
+        now() - queue[0]!.at >= opts.maxDelayMs)
     ) {
       let rows = 0;
       let n = 0;
@@ -79,21 +105,20 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
       queuedRows -= rows;
       active++;
       inFlightItems += batch.length;
-      opts
-        .flush(batch.map((w) => w.item))
-        .then(
-          () => {
-            for (const w of batch) w.resolve();
-          },
-          (err: unknown) => {
-            for (const w of batch) w.reject(err);
-          },
-        )
-        .finally(() => {
-          active--;
-          inFlightItems -= batch.length;
-          pump();
-        });
+      // The count moves before the items learn their outcome: a writer that sends again at once must not
+      // find its previous request still counted (it would wait for itself).
+      const settle = (err?: unknown) => {
+        active--;
+        inFlightItems -= batch.length;
+        for (const w of batch)
+          if (err === undefined) w.resolve();
+          else w.reject(err);
+        pump();
+      };
+      opts.flush(batch.map((w) => w.item)).then(
+        () => settle(),
+        (err: unknown) => settle(err ?? new Error('flush failed')),
+      );
     }
     if (queue.length > 0) arm();
     else {
@@ -109,7 +134,8 @@ export function createBatcher<T extends BatchItem>(opts: BatcherOptions<T>): Bat
       return new Promise<void>((resolve, reject) => {
         queue.push({ item, at: now(), resolve, reject });
         queuedRows += item.rows;
-        if (active === 0 || queuedRows >= opts.maxRows) pump();
+        observe();
+        if ((active === 0 && queue.length >= writers()) || queuedRows >= opts.maxRows) pump();
         else arm();
       });
     },

@@ -233,7 +233,8 @@ export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWri
         const hash = hashBytes(keyBuf, keyStart, keyEnd);
         entry = opts.cache.find(hash, keyBuf, keyStart, keyEnd);
         if (entry === undefined) {
-          const key = Buffer.from(keyBuf.subarray(keyStart, keyEnd));
+          const key = Buffer.allocUnsafe(keyLen);
+          keyBuf.copy(key, 0, keyStart, keyEnd);
           // One native check for the whole label set: its tags and (short) lengths are ASCII bytes, so
           // the whole is valid UTF-8 only if every name and value is; otherwise each is checked alone.
           const { row, lo, hi } = seriesRow(buf, r, nl, isUtf8(key));
@@ -478,7 +479,12 @@ function seriesRow(
     p = putBytes(fpInput, p, buf, spans[a + 2]!, spans[a + 3]!);
     fpInput[p++] = 0xff;
   }
-  const fp = hash('md5', fpInput.subarray(0, p), 'buffer');
+  // As a 'binary' (latin1) string: one char per byte, and no buffer to allocate (a fresh one per call cost more than the hash).
+  const fp = hash('md5', fpInput.subarray(0, p), 'binary');
+  const lo =
+    (fp.charCodeAt(0) | (fp.charCodeAt(1) << 8) | (fp.charCodeAt(2) << 16) | (fp.charCodeAt(3) << 24)) >>> 0;
+  const hi =
+    (fp.charCodeAt(4) | (fp.charCodeAt(5) << 8) | (fp.charCodeAt(6) << 16) | (fp.charCodeAt(7) << 24)) >>> 0;
   // The row: fingerprint, metric_name, label_names, label_values (RowBinary).
   let size = 8 + 2 * varUIntSize(n) + keyBytes;
   for (let i = 0; i < n; i++)
@@ -487,7 +493,8 @@ function seriesRow(
   const mLen = spans[metric + 3]! - spans[metric + 2]!;
   size += varUIntSize(mLen) + mLen;
   const row = Buffer.allocUnsafe(size);
-  fp.copy(row, 0, 0, 8);
+  row.writeUInt32LE(lo, 0);
+  row.writeUInt32LE(hi, 4);
   p = putVarUInt(row, 8, mLen);
   p = putBytes(row, p, buf, spans[metric + 2]!, spans[metric + 3]!);
   for (let part = 0; part < 2; part++) {
@@ -498,7 +505,7 @@ function seriesRow(
       p = putBytes(row, p, buf, spans[a]!, spans[a + 1]!);
     }
   }
-  return { row, lo: fp.readUInt32LE(0), hi: fp.readUInt32LE(4) };
+  return { row, lo, hi };
 }
 
 function decodeMetadata(buf: Buffer, r: Reader, end: number): MetadataRow {
