@@ -12,6 +12,16 @@ import {
 } from './read-samples.ts';
 import type { SelectedSeries } from './read-series.ts';
 
+const uvarint = (n: number): Buffer => {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return Buffer.from(out);
+};
+
 const series = (i: number): SelectedSeries => ({
   fingerprint: BigInt(i),
   labels: [],
@@ -118,7 +128,8 @@ describe('streamSamples', () => {
           { start: 1_700_000_000_000, end: 1_700_086_400_000, shift: 1_700_000_000_000 },
           { start: -5e9, end: 1e10, shift: -20_000 },
         ),
-        async (perSeries, splits, batchRows, withExtra, noise, range) => {
+        fc.integer({ min: 1, max: 50 }),
+        async (perSeries, splits, batchRows, withExtra, noise, range, blockRows) => {
           const sel = perSeries.map((_, i) => series(i));
           const counted: CountedSeries[] = perSeries.map((ts, i) => ({ series: sel[i]!, rows: ts.length }));
           const rows: [number, number][] = perSeries.flatMap((ts, i) =>
@@ -138,19 +149,40 @@ describe('streamSamples', () => {
               // The row layout the statement asks for: (UInt16, UInt32 offset, Float64) or (UInt16, Int64, Float64).
               const narrow = /toUInt32\(timestamp_ms - \((-?\d+)\)\) AS t/.exec(sql);
               if (!narrow) assert.match(sql, /, timestamp_ms AS t, value FROM/);
-              const body = Buffer.concat(
-                rows
-                  .filter(([i]) => fps.includes(i))
-                  .map(([i, t0]) => {
-                    const t = t0 + range.shift;
-                    const b = Buffer.alloc(narrow ? 14 : 18);
-                    b.writeUInt16LE(fps.indexOf(i), 0);
-                    if (narrow) b.writeUInt32LE(t - Number(narrow[1]), 2);
-                    else b.writeBigInt64LE(BigInt(t), 2);
-                    b.writeDoubleLE(t / 2, b.length - 8);
-                    return b;
-                  }),
-              );
+              assert.match(sql, /FORMAT Native$/);
+              // Native blocks of (UInt16, UInt32 offset or Int64, Float64), as ClickHouse sends them.
+              const mine = rows.filter(([i]) => fps.includes(i));
+              const blocks: Buffer[] = [];
+              for (let b0 = 0; b0 < mine.length; b0 += blockRows) {
+                const part = mine.slice(b0, b0 + blockRows);
+                const col = (
+                  name: string,
+                  type: string,
+                  width: number,
+                  put: (b: Buffer, k: number) => void,
+                ) => {
+                  const data = Buffer.alloc(width * part.length);
+                  for (let k = 0; k < part.length; k++) put(data, k);
+                  return [
+                    Buffer.from([name.length]),
+                    Buffer.from(name),
+                    Buffer.from([type.length]),
+                    Buffer.from(type),
+                    data,
+                  ];
+                };
+                const tOf = (k: number) => part[k]![1] + range.shift;
+                blocks.push(
+                  Buffer.from([3]),
+                  uvarint(part.length),
+                  ...col('r', 'UInt16', 2, (b, k) => b.writeUInt16LE(fps.indexOf(part[k]![0]), 2 * k)),
+                  ...(narrow
+                    ? col('t', 'UInt32', 4, (b, k) => b.writeUInt32LE(tOf(k) - Number(narrow[1]), 4 * k))
+                    : col('t', 'Int64', 8, (b, k) => b.writeBigInt64LE(BigInt(tOf(k)), 8 * k))),
+                  ...col('value', 'Float64', 8, (b, k) => b.writeDoubleLE(tOf(k) / 2, 8 * k)),
+                );
+              }
+              const body = Buffer.concat(blocks);
               let at = 0;
               for (let k = 0; at < body.length; k++) {
                 const n = splits[k % splits.length]!;
