@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { dropDuplicates, mergeRuns } from './read-place.ts';
 import {
   batchesByRows,
   type CountedSeries,
   countRows,
-  dropDuplicates,
-  mergeRuns,
   type ReadClickHouse,
   streamSamples,
 } from './read-samples.ts';
