@@ -121,6 +121,39 @@ describe('createBatcher', () => {
     assert.ok(performance.now() - t1 < 10 * 40, 'no batch waited maxDelay once the count had forgotten them');
   });
 
+  it('with many writers, a batch of minRows leaves without waiting for all, beside a running insert', async () => {
+    const sizes: number[] = [];
+    let active = 0;
+    let overlapped = false;
+    const b = createBatcher<Item>({
+      flush: async (items) => {
+        sizes.push(items.length);
+        active++;
+        if (active > 1) overlapped = true;
+        await sleep(5);
+        active--;
+      },
+      maxRows: 1_000_000,
+      minRows: 8_000,
+      maxDelayMs: 200,
+      maxConcurrent: 2,
+    });
+    const writer = async (id: number) => {
+      for (let i = 0; i < 10; i++) {
+        await sleep(id % 4);
+        await b.submit({ rows: 2000, id });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, id) => writer(id)));
+    // Batches left at 4 requests (8,000 rows), more when both slots were busy, never waiting for all 16
+    // (the last may be a remainder that waited maxDelay).
+    assert.ok(
+      sizes.slice(1, -1).every((n) => n >= 4 && n < 16),
+      sizes.join(','),
+    );
+    assert.ok(overlapped, 'a full batch went beside a running insert');
+  });
+
   it('a lone writer is never held', async () => {
     const b = createBatcher<Item>({
       flush: async () => {},

@@ -86,6 +86,12 @@ export const adapterSpec = {
     'Samples per ClickHouse insert at most; a full batch is sent at once.',
     1,
   ),
+  batchMinRows: options.int(
+    'batch.min-rows',
+    16_000,
+    'Samples that make a batch leave without waiting for the other writers (an insert slot free); 0: off.',
+    0,
+  ),
   batchMaxDelayMs: options.duration(
     'batch.max-delay',
     100,

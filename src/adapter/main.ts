@@ -185,6 +185,7 @@ export async function main(argv: string[]): Promise<void> {
       }
     },
     maxRows: config.batchMaxRows,
+    minRows: config.batchMinRows,
     maxDelayMs: config.batchMaxDelayMs,
     maxConcurrent: config.batchMaxConcurrentInserts,
     logger: log,
