@@ -35,6 +35,10 @@ export const unsupportedResponseType = (accepted: readonly number[]): HttpError 
     `none of the accepted response types ${JSON.stringify(accepted)} is supported (0 SAMPLES, 1 STREAMED_XOR_CHUNKS)`,
   );
 
+/** A remote-read answer could not be snappy-compressed (the compression worker failed): the adapter's fault. */
+export const compressionFailed = (message: string, cause?: unknown): HttpError =>
+  new HttpError(500, 'compression_failed', `the answer could not be compressed: ${message}`, { cause });
+
 /** Every read slot stayed busy for the whole wait: 503, the client may try again. */
 export const readQueueTimeout = (max: number, waitedMs: number): HttpError =>
   new HttpError(

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import snappy from 'snappy';
 import { HttpError } from '../lib/errors.ts';
-import { snappyHeader, uncompressToScratch } from './snappy.ts';
+import { createWorkerCompressor, snappyHeader, uncompressToScratch } from './snappy.ts';
 
 const native = (b: Buffer): Buffer | undefined => {
   try {
@@ -75,5 +75,28 @@ describe('snappyHeader', () => {
       () => snappyHeader(Buffer.alloc(0)),
       (e: HttpError) => e.status === 400,
     );
+  });
+});
+
+describe('createWorkerCompressor', () => {
+  it('compresses large pieces on the worker (the whole buffer comes back), small ones and all once the worker is gone in place', async () => {
+    const c = createWorkerCompressor();
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 7) % 251;
+    const small = Buffer.from(buf.subarray(0, 100_000));
+    const inPlace = await c.compress(buf.subarray(0, 100_000));
+    assert.deepEqual(await snappy.uncompress(inPlace.block), small);
+    assert.equal(buf.length, 256 * 1024, 'a small piece is compressed in place');
+    const big = Buffer.allocUnsafe(1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251;
+    const want = Buffer.from(big.subarray(0, 600_000));
+    const { block, raw } = await c.compress(big.subarray(0, 600_000));
+    assert.equal(big.length, 0, 'the buffer moved to the worker');
+    assert.equal(raw.length, 1024 * 1024, 'the whole buffer comes back');
+    assert.deepEqual(await snappy.uncompress(block), want);
+    await c.close();
+    const after = await c.compress(raw.subarray(0, 600_000));
+    assert.deepEqual(await snappy.uncompress(after.block), want);
+    assert.equal(raw.length, 1024 * 1024, 'compressed in place: nothing moved');
   });
 });

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import snappy from 'snappy';
-import { malformed } from './errors.ts';
+import { compressionFailed, malformed } from './errors.ts';
 
 /**
  * The adapter's one snappy module (block format, as remote write and read use it).
@@ -54,9 +54,11 @@ parentPort.on('message', ({ id, buf, offset, length }) => {
  * Compression on a worker thread, so that a large answer's compression (about 200 ms of CPU for the
  * 100 MB of 5.8 million samples) runs beside the encoding of its next pieces, not on the event loop.
  * `raw`'s memory moves to the worker and back (no copy): a view at the start of an ArrayBuffer of 64 KiB
- * or more (PbWriter's buffers); anything else is compressed in the calling thread.
+ * or more (PbWriter's buffers); anything else, and any piece under 512 KiB, is compressed in the calling
+ * thread.
  */
 export function createWorkerCompressor(): PieceCompressor {
+  const INLINE_BYTES = 512 * 1024;
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { snappy: createRequire(import.meta.url).resolve('snappy') },
@@ -81,18 +83,19 @@ export function createWorkerCompressor(): PieceCompressor {
       if (!p) return;
       pending.delete(m.id);
       if (pending.size === 0) worker.unref();
-      if (m.error !== undefined || !m.block) p.reject(new Error(`snappy compression failed: ${m.error}`));
+      if (m.error !== undefined || !m.block) p.reject(compressionFailed(String(m.error)));
       else p.resolve({ block: Buffer.from(m.block, 0, m.length), raw: Buffer.from(m.buf) });
     },
   );
-  worker.on('error', (err) => failAll(err));
-  worker.on('exit', (code) => failAll(new Error(`snappy worker exited with code ${code}`)));
+  worker.on('error', (err) => failAll(compressionFailed(err.message, err)));
+  worker.on('exit', (code) => failAll(compressionFailed(`the compression worker exited with code ${code}`)));
   return {
     compress(raw) {
       // Larger than Node's 8 KiB pool and at its start: a view of memory of its own.
       const buf = raw.buffer;
       const own = buf instanceof ArrayBuffer && raw.byteOffset === 0 && buf.byteLength >= 64 * 1024;
-      if (!own || failed) return inlineCompressor.compress(raw);
+      // A small piece (a small answer's only one) costs less here than a round trip to the worker.
+      if (!own || failed || raw.length < INLINE_BYTES) return inlineCompressor.compress(raw);
       return new Promise((resolve, reject) => {
         const id = nextId++;
         pending.set(id, { resolve, reject });
