@@ -3,18 +3,16 @@ import {
   COUNT,
   dashboard,
   datasourceVariable,
+  higherIsBetter,
+  higherIsWorse,
   labelVariable,
-  type Step,
   stat,
   timeseries,
 } from './panels.ts';
 import { quantileWhere, rateWhere } from './promql.ts';
 
 const I = 'instance=~"$instance"';
-const BLIND: readonly Step[] = [
-  ['green', null],
-  ['red', 1],
-];
+const BLIND = higherIsWorse({ red: 1 });
 
 const r = (metric: string) => rateWhere(I, metric);
 const q = (quant: number, histogram: string, extra = '') => quantileWhere(I, quant, histogram, '', extra);
@@ -44,11 +42,7 @@ export function dispatcherDashboard(): Dashboard {
         title: 'Admissible servers',
         description: 'Servers able to take a new room in the current snapshot (per replica).',
         unit: 'short',
-        steps: [
-          ['red', null],
-          ['orange', 1],
-          ['green', 2],
-        ],
+        steps: higherIsBetter({ orange: 1, green: 2 }),
         queries: [{ expr: `rtcmon_dispatcher_servers{${I}, status="admissible"}`, legend: '{{instance}}' }],
         w: 6,
         h: 4,
@@ -58,11 +52,7 @@ export function dispatcherDashboard(): Dashboard {
         description:
           'Age of the fleet snapshot the answers come from. It grows past a few scrape intervals when refreshes fail.',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 15],
-          ['red', 60],
-        ],
+        steps: higherIsWorse({ orange: 15, red: 60 }),
         queries: [{ expr: `rtcmon_dispatcher_snapshot_age_seconds{${I}}`, legend: '{{instance}}' }],
         w: 6,
         h: 4,
@@ -111,10 +101,7 @@ export function dispatcherDashboard(): Dashboard {
         description:
           'Servers taking no new room, by reason (draining, drained, stale, cpu, memory, egress, loss, join_failures, full, …), summed over replicas.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-        ],
+        steps: higherIsWorse({ orange: 1 }),
         queries: [
           {
             expr: `sum by (reason) (rtcmon_dispatcher_excluded_servers{${I}})`,
@@ -141,11 +128,7 @@ export function dispatcherDashboard(): Dashboard {
         description:
           'Assignments made but not yet visible in the metrics: they count against their server until a scrape shows them.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['orange', 100],
-          ['red', 1000],
-        ],
+        steps: higherIsWorse({ orange: 100, red: 1000 }),
         queries: [{ expr: `rtcmon_dispatcher_ledger_entries{${I}}`, legend: '{{instance}}' }],
         w: 8,
         h: 8,
@@ -166,11 +149,7 @@ export function dispatcherDashboard(): Dashboard {
         title: 'Snapshot age and blind time',
         description: 'Age of the snapshot and how long the replica has been blind (0 when not).',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 15],
-          ['red', 60],
-        ],
+        steps: higherIsWorse({ orange: 15, red: 60 }),
         queries: [
           { expr: `rtcmon_dispatcher_snapshot_age_seconds{${I}}`, legend: '{{instance}} age' },
           { expr: `rtcmon_dispatcher_blind_seconds{${I}}`, legend: '{{instance}} blind' },
@@ -184,11 +163,7 @@ export function dispatcherDashboard(): Dashboard {
         description:
           'Time to take one allocate decision in memory (p50, p99), and the allocate HTTP request end to end (p99).',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 0.01],
-          ['red', 0.1],
-        ],
+        steps: higherIsWorse({ orange: 0.01, red: 0.1 }),
         queries: [
           { expr: q(0.5, 'rtcmon_dispatcher_decision_duration_seconds'), legend: 'decision p50' },
           { expr: q(0.99, 'rtcmon_dispatcher_decision_duration_seconds'), legend: 'decision p99' },
@@ -222,11 +197,7 @@ export function dispatcherDashboard(): Dashboard {
         description:
           'Time to query Prometheus and rebuild the snapshot (p90), and the longest event-loop block during a refresh (p99): how long requests may wait behind it.',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-          ['red', 5],
-        ],
+        steps: higherIsWorse({ orange: 1, red: 5 }),
         queries: [
           { expr: q(0.9, 'rtcmon_dispatcher_snapshot_refresh_duration_seconds'), legend: 'refresh p90' },
           {
@@ -243,10 +214,7 @@ export function dispatcherDashboard(): Dashboard {
         description:
           'Room placements taken back per second because another replica placed the room first (shared Redis).',
         unit: 'ops',
-        steps: [
-          ['green', null],
-          ['orange', 0.1],
-        ],
+        steps: higherIsWorse({ orange: 0.1 }),
         queries: [{ expr: `sum(${r('rtcmon_dispatcher_room_claim_conflicts_total')})`, legend: 'conflicts' }],
         w: 8,
         h: 8,

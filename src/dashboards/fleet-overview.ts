@@ -3,8 +3,9 @@ import {
   COUNT,
   dashboard,
   datasourceVariable,
+  higherIsBetter,
+  higherIsWorse,
   labelVariable,
-  type Step,
   stat,
   table,
   timeseries,
@@ -33,41 +34,13 @@ export function rtcVariables(opts: { multiServer?: boolean } = {}) {
   ];
 }
 
-export const LOAD_STEPS: readonly Step[] = [
-  ['green', null],
-  ['orange', 0.8],
-  ['red', 0.9],
-];
-export const HEADROOM_STEPS: readonly Step[] = [
-  ['red', null],
-  ['orange', 0.1],
-  ['green', 0.25],
-];
-export const MOS_STEPS: readonly Step[] = [
-  ['red', null],
-  ['orange', 3.1],
-  ['green', 3.6],
-];
-export const SUCCESS_STEPS: readonly Step[] = [
-  ['red', null],
-  ['orange', 0.95],
-  ['green', 0.99],
-];
-export const RTT_STEPS: readonly Step[] = [
-  ['green', null],
-  ['orange', 0.15],
-  ['red', 0.3],
-];
-export const JITTER_STEPS: readonly Step[] = [
-  ['green', null],
-  ['orange', 0.03],
-  ['red', 0.05],
-];
-export const LOSS_STEPS: readonly Step[] = [
-  ['green', null],
-  ['orange', 0.02],
-  ['red', 0.05],
-];
+export const LOAD_STEPS = higherIsWorse({ orange: 0.8, red: 0.9 });
+export const HEADROOM_STEPS = higherIsBetter({ orange: 0.1, green: 0.25 });
+export const MOS_STEPS = higherIsBetter({ orange: 3.1, green: 3.6 });
+export const SUCCESS_STEPS = higherIsBetter({ orange: 0.95, green: 0.99 });
+export const RTT_STEPS = higherIsWorse({ orange: 0.15, red: 0.3 });
+export const JITTER_STEPS = higherIsWorse({ orange: 0.03, red: 0.05 });
+export const LOSS_STEPS = higherIsWorse({ orange: 0.02, red: 0.05 });
 
 /** p50/p90/p99 of an rtc histogram over the selected servers. */
 export function percentiles(histogram: string): { expr: string; legend: string }[] {
@@ -182,10 +155,7 @@ export function fleetOverview(): Dashboard {
         title: 'Servers draining',
         description: 'Servers in the draining state: they keep their rooms but take no new ones.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-        ],
+        steps: higherIsWorse({ orange: 1 }),
         queries: [{ expr: sumScoped('rtc_server_state', 'state="draining"'), legend: 'draining' }],
         w: 4,
         h: 4,
@@ -195,10 +165,7 @@ export function fleetOverview(): Dashboard {
         description:
           'Servers the exporter knows but cannot read (rtc_up = 0): a dead process, a stale push or a Janus that stopped answering.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['red', 1],
-        ],
+        steps: higherIsWorse({ red: 1 }),
         queries: [{ expr: `sum(${scoped(`${sel('rtc_up')} == bool 0`)})`, legend: 'down' }],
         w: 4,
         h: 4,
@@ -284,11 +251,7 @@ export function fleetOverview(): Dashboard {
         description:
           'Failed joins per second by reason (room_full, draining, ice_failed, timeout, …), over the selected servers; "none" at 0 while joins are attempted and none failed.',
         unit: 'ops',
-        steps: [
-          ['green', null],
-          ['orange', 0.1],
-          ['red', 1],
-        ],
+        steps: higherIsWorse({ orange: 0.1, red: 1 }),
         queries: [{ expr: JOIN_FAILURES_BY_REASON, legend: '{{reason}}' }],
         w: 12,
         h: 8,

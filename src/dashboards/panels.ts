@@ -54,10 +54,44 @@ export type Step = readonly [color: 'green' | 'orange' | 'red' | 'blue' | 'text'
 /** One neutral color: a count or a rate with no good or bad level. */
 export const COUNT: readonly Step[] = [['blue', null]];
 
+/** Higher is worse: green, then orange from `orange` and red from `red` (each only when given). */
+export function higherIsWorse(levels: { orange?: number; red?: number }): readonly Step[] {
+  return ladder('green', [
+    ['orange', levels.orange],
+    ['red', levels.red],
+  ]);
+}
+
+/** Higher is better: red, then orange from `orange` and green from `green` (each only when given). */
+export function higherIsBetter(levels: { orange?: number; green?: number }): readonly Step[] {
+  return ladder('red', [
+    ['orange', levels.orange],
+    ['green', levels.green],
+  ]);
+}
+
+function ladder(base: Step[0], above: readonly (readonly [Step[0], number | undefined])[]): Step[] {
+  const steps: Step[] = [[base, null]];
+  for (const [color, from] of above) if (from !== undefined) steps.push([color, from]);
+  return steps;
+}
+
 export interface Query {
   readonly expr: string;
   /** Grafana legend template, e.g. `{{region}}`. */
   readonly legend?: string;
+}
+
+/**
+ * One query per quantile of the same histogram, legends `p50`, `p99`, … after `legendPrefix`
+ * (e.g. `{{table}} ` gives `{{table}} p99`).
+ */
+export function quantileQueries(
+  quantiles: readonly number[],
+  expr: (q: number) => string,
+  legendPrefix = '',
+): Query[] {
+  return quantiles.map((q) => ({ expr: expr(q), legend: `${legendPrefix}p${q * 100}` }));
 }
 
 export interface PanelSpec {

@@ -1,13 +1,9 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { hostPanels, LOAD_STEPS, qualityPanels, rtcVariables, SUCCESS_STEPS } from './fleet-overview.ts';
-import { COUNT, dashboard, type Step, stat, timeseries } from './panels.ts';
+import { COUNT, dashboard, higherIsBetter, higherIsWorse, stat, timeseries } from './panels.ts';
 import { JOIN_FAILURES_BY_REASON, JOIN_SUCCESS, onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
 
-const AGE: readonly Step[] = [
-  ['green', null],
-  ['orange', 30],
-  ['red', 60],
-];
+const AGE = higherIsWorse({ orange: 30, red: 60 });
 
 /** 2. One server over time: state, load, joins, media quality and traffic, and its host (node_exporter). */
 export function serverDetail(): Dashboard {
@@ -22,10 +18,7 @@ export function serverDetail(): Dashboard {
         title: 'Up',
         description: '1 when the exporter can read the server (rtc_up), 0 when it cannot.',
         unit: 'none',
-        steps: [
-          ['red', null],
-          ['green', 1],
-        ],
+        steps: higherIsBetter({ green: 1 }),
         queries: [{ expr: scoped(sel('rtc_up')), legend: '{{server}}' }],
         w: 4,
         h: 4,
@@ -34,10 +27,7 @@ export function serverDetail(): Dashboard {
         title: 'Draining',
         description: '1 while the server is draining: it keeps its rooms but takes no new ones.',
         unit: 'none',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-        ],
+        steps: higherIsWorse({ orange: 1 }),
         queries: [{ expr: scoped(sel('rtc_server_state', 'state="draining"')), legend: '{{server}}' }],
         w: 4,
         h: 4,
@@ -76,10 +66,7 @@ export function serverDetail(): Dashboard {
         title: 'ICE restarts',
         description: 'ICE restarts over the dashboard time range.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['orange', 10],
-        ],
+        steps: higherIsWorse({ orange: 10 }),
         queries: [
           {
             expr: `sum(${scoped(`increase(${sel('rtc_ice_restarts_total')}[$__range])`)})`,
@@ -128,11 +115,7 @@ export function serverDetail(): Dashboard {
         description:
           'Failed joins per second by reason; "none" at 0 while joins are attempted and none failed.',
         unit: 'ops',
-        steps: [
-          ['green', null],
-          ['orange', 0.1],
-          ['red', 1],
-        ],
+        steps: higherIsWorse({ orange: 0.1, red: 1 }),
         queries: [{ expr: JOIN_FAILURES_BY_REASON, legend: '{{reason}}' }],
         w: 8,
         h: 8,
@@ -142,11 +125,7 @@ export function serverDetail(): Dashboard {
         title: 'Join duration',
         description: 'Time from join request to media flowing, for successful joins: p50 and p90.',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 2],
-          ['red', 5],
-        ],
+        steps: higherIsWorse({ orange: 2, red: 5 }),
         queries: [
           { expr: quantile(0.5, 'rtc_join_duration_seconds'), legend: 'p50' },
           { expr: quantile(0.9, 'rtc_join_duration_seconds'), legend: 'p90' },
@@ -176,11 +155,7 @@ export function serverDetail(): Dashboard {
         description:
           'RTP packets lost per second: in = on streams the server receives, out = reported lost by receivers.',
         unit: 'pps',
-        steps: [
-          ['green', null],
-          ['orange', 10],
-          ['red', 100],
-        ],
+        steps: higherIsWorse({ orange: 10, red: 100 }),
         queries: [
           {
             expr: `sum by (direction) (${scoped(rate('rtc_rtp_packets_lost_total'))})`,
@@ -196,11 +171,7 @@ export function serverDetail(): Dashboard {
         description:
           'RTCP NACKs (retransmission requests) and PLIs (keyframe requests) per second: repair traffic.',
         unit: 'ops',
-        steps: [
-          ['green', null],
-          ['orange', 50],
-          ['red', 200],
-        ],
+        steps: higherIsWorse({ orange: 50, red: 200 }),
         queries: [
           { expr: `sum(${scoped(rate('rtc_nacks_total'))})`, legend: 'NACK' },
           { expr: `sum(${scoped(rate('rtc_plis_total'))})`, legend: 'PLI' },
@@ -235,11 +206,7 @@ export function serverDetail(): Dashboard {
         description:
           'One-minute load average of the host divided by its CPU count: above 1, work waits for a CPU.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['orange', 0.8],
-          ['red', 1],
-        ],
+        steps: higherIsWorse({ orange: 0.8, red: 1 }),
         queries: [
           {
             // By host on both sides: two node_exporters may report one host for a while (a move, a restart).

@@ -3,18 +3,16 @@ import {
   COUNT,
   dashboard,
   datasourceVariable,
+  higherIsBetter,
+  higherIsWorse,
   labelVariable,
-  type Step,
   stat,
   timeseries,
 } from './panels.ts';
 import { quantileWhere, RI, rateWhere } from './promql.ts';
 
 const A = 'instance=~"$adapter"';
-const ERRORS: readonly Step[] = [
-  ['green', null],
-  ['red', 0.001],
-];
+const ERRORS = higherIsWorse({ red: 0.001 });
 
 /** `rate(metric{instance=~"$adapter", …}[$__rate_interval])`. */
 const ar = (metric: string) => rateWhere(A, metric);
@@ -46,10 +44,7 @@ export function storagePipeline(): Dashboard {
         title: 'ClickHouse up',
         description: '1 when the adapter’s last ClickHouse call or ping succeeded, per adapter.',
         unit: 'none',
-        steps: [
-          ['red', null],
-          ['green', 1],
-        ],
+        steps: higherIsBetter({ green: 1 }),
         queries: [{ expr: `rtcmon_adapter_clickhouse_up{${A}}`, legend: '{{instance}}' }],
         w: 6,
         h: 4,
@@ -59,11 +54,7 @@ export function storagePipeline(): Dashboard {
         description:
           'Newest sample timestamp Prometheus has ingested minus the newest it has sent to remote storage: how far ClickHouse is behind.',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 30],
-          ['red', 120],
-        ],
+        steps: higherIsWorse({ orange: 30, red: 120 }),
         queries: [
           {
             expr: 'max(prometheus_remote_storage_highest_timestamp_in_seconds - ignoring(remote_name, url) group_right prometheus_remote_storage_queue_highest_sent_timestamp_seconds)',
@@ -87,11 +78,7 @@ export function storagePipeline(): Dashboard {
         description:
           'Bytes held for requests being decoded or waiting for ClickHouse, as a share of the memory bound.',
         unit: 'percentunit',
-        steps: [
-          ['green', null],
-          ['orange', 0.7],
-          ['red', 0.9],
-        ],
+        steps: higherIsWorse({ orange: 0.7, red: 0.9 }),
         queries: [
           {
             expr: `sum(rtcmon_adapter_inflight_bytes{${A}}) / sum(rtcmon_adapter_inflight_limit_bytes{${A}})`,
@@ -132,11 +119,7 @@ export function storagePipeline(): Dashboard {
         description:
           'Samples waiting in the remote-write queue to be sent. It grows while the adapter is slow or down.',
         unit: 'short',
-        steps: [
-          ['green', null],
-          ['orange', 10000],
-          ['red', 100000],
-        ],
+        steps: higherIsWorse({ orange: 10000, red: 100000 }),
         queries: [{ expr: 'sum by (url) (prometheus_remote_storage_samples_pending)', legend: '{{url}}' }],
         w: 12,
         h: 8,
@@ -161,11 +144,7 @@ export function storagePipeline(): Dashboard {
         description:
           'Newest sample ingested minus newest sample sent, per remote-write queue: the delay before ClickHouse has the data.',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 30],
-          ['red', 120],
-        ],
+        steps: higherIsWorse({ orange: 30, red: 120 }),
         queries: [
           {
             expr: 'prometheus_remote_storage_highest_timestamp_in_seconds - ignoring(remote_name, url) group_right prometheus_remote_storage_queue_highest_sent_timestamp_seconds',
@@ -181,11 +160,7 @@ export function storagePipeline(): Dashboard {
         description:
           'Time Prometheus takes to send one batch to the adapter (p50, p99), acknowledgement included.',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-          ['red', 5],
-        ],
+        steps: higherIsWorse({ orange: 1, red: 5 }),
         queries: [
           {
             expr: `histogram_quantile(0.5, sum by (le) (${pr('prometheus_remote_storage_sent_batch_duration_seconds_bucket')}))`,
@@ -253,11 +228,7 @@ export function storagePipeline(): Dashboard {
         title: 'ClickHouse insert latency',
         description: 'Time of one ClickHouse insert by table (p50, p99).',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-          ['red', 5],
-        ],
+        steps: higherIsWorse({ orange: 1, red: 5 }),
         queries: [
           { expr: aq(0.5, 'rtcmon_adapter_insert_duration_seconds', 'table'), legend: '{{table}} p50' },
           { expr: aq(0.99, 'rtcmon_adapter_insert_duration_seconds', 'table'), legend: '{{table}} p99' },
@@ -327,11 +298,7 @@ export function storagePipeline(): Dashboard {
         description:
           'Time to answer a remote-read request to its last byte (p50, p99), and Prometheus’ view of it (p99).',
         unit: 's',
-        steps: [
-          ['green', null],
-          ['orange', 1],
-          ['red', 10],
-        ],
+        steps: higherIsWorse({ orange: 1, red: 10 }),
         queries: [
           { expr: aq(0.5, 'rtcmon_adapter_read_duration_seconds'), legend: 'adapter p50' },
           { expr: aq(0.99, 'rtcmon_adapter_read_duration_seconds'), legend: 'adapter p99' },
@@ -362,10 +329,7 @@ export function storagePipeline(): Dashboard {
         description:
           'ClickHouse as the adapter reports it: 1 when its last ClickHouse call or ping succeeded.',
         unit: 'none',
-        steps: [
-          ['red', null],
-          ['green', 1],
-        ],
+        steps: higherIsBetter({ green: 1 }),
         queries: [{ expr: `rtcmon_adapter_clickhouse_up{${A}}`, legend: '{{instance}}' }],
         w: 8,
         h: 8,
