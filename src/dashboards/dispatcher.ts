@@ -6,16 +6,16 @@ import {
   higherIsBetter,
   higherIsWorse,
   labelVariable,
+  quantileQueries,
   stat,
   timeseries,
 } from './panels.ts';
-import { quantileWhere, rateWhere } from './promql.ts';
+import { matching } from './promql.ts';
 
 const I = 'instance=~"$instance"';
 const BLIND = higherIsWorse({ red: 1 });
 
-const r = (metric: string) => rateWhere(I, metric);
-const q = (quant: number, histogram: string, extra = '') => quantileWhere(I, quant, histogram, '', extra);
+const { rate: r, quantile: q } = matching(I);
 
 /** 4. The dispatcher: its decisions, why servers are excluded, the ledger, the snapshot and blind mode. */
 export function dispatcherDashboard(): Dashboard {
@@ -165,10 +165,13 @@ export function dispatcherDashboard(): Dashboard {
         unit: 's',
         steps: higherIsWorse({ orange: 0.01, red: 0.1 }),
         queries: [
-          { expr: q(0.5, 'rtcmon_dispatcher_decision_duration_seconds'), legend: 'decision p50' },
-          { expr: q(0.99, 'rtcmon_dispatcher_decision_duration_seconds'), legend: 'decision p99' },
+          ...quantileQueries(
+            [0.5, 0.99],
+            (p) => q(p, 'rtcmon_dispatcher_decision_duration_seconds'),
+            'decision ',
+          ),
           {
-            expr: `${q(0.99, 'rtcmon_http_request_duration_seconds', 'handler="allocate"')}`,
+            expr: q(0.99, 'rtcmon_http_request_duration_seconds', { extra: 'handler="allocate"' }),
             legend: 'HTTP allocate p99',
           },
         ],

@@ -6,6 +6,8 @@ import {
   higherIsBetter,
   higherIsWorse,
   labelVariable,
+  type Query,
+  quantileQueries,
   stat,
   table,
   timeseries,
@@ -43,8 +45,8 @@ export const JITTER_STEPS = higherIsWorse({ orange: 0.03, red: 0.05 });
 export const LOSS_STEPS = higherIsWorse({ orange: 0.02, red: 0.05 });
 
 /** p50/p90/p99 of an rtc histogram over the selected servers. */
-export function percentiles(histogram: string): { expr: string; legend: string }[] {
-  return [0.5, 0.9, 0.99].map((q) => ({ expr: quantile(q, histogram), legend: `p${q * 100}` }));
+export function percentiles(histogram: string): Query[] {
+  return quantileQueries([0.5, 0.9, 0.99], (q) => quantile(q, histogram));
 }
 
 /** CPU busy ratio and memory used ratio of the hosts the selected servers run on (node_exporter). */
@@ -60,10 +62,7 @@ export function qualityPanels(where: string) {
       unit: 'none',
       steps: MOS_STEPS,
       decimals: 2,
-      queries: [
-        { expr: quantile(0.5, 'rtc_quality_score'), legend: 'p50' },
-        { expr: quantile(0.1, 'rtc_quality_score'), legend: 'p10' },
-      ],
+      queries: quantileQueries([0.5, 0.1], (q) => quantile(q, 'rtc_quality_score')),
       w: 6,
       h: 8,
       min: 1,

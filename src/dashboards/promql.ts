@@ -16,6 +16,18 @@ export function quantileWhere(matcher: string, q: number, histogram: string, by 
   return `histogram_quantile(${q}, sum by (le${by ? `, ${by}` : ''}) (${rateWhere(matcher, `${histogram}_bucket`, extra)}))`;
 }
 
+/**
+ * `rateWhere` and `quantileWhere` bound to one matcher, for a dashboard whose series all carry it
+ * (e.g. `instance=~"$adapter"`).
+ */
+export function matching(matcher: string) {
+  return {
+    rate: (metric: string, extra = '') => rateWhere(matcher, metric, extra),
+    quantile: (q: number, histogram: string, opts: { by?: string; extra?: string } = {}) =>
+      quantileWhere(matcher, q, histogram, opts.by, opts.extra),
+  };
+}
+
 /** The servers the `$region` and `$server` variables select. */
 export const INFO = 'rtc_server_info{region=~"$region", server=~"$server"}';
 

@@ -1,6 +1,14 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { hostPanels, LOAD_STEPS, qualityPanels, rtcVariables, SUCCESS_STEPS } from './fleet-overview.ts';
-import { COUNT, dashboard, higherIsBetter, higherIsWorse, stat, timeseries } from './panels.ts';
+import {
+  COUNT,
+  dashboard,
+  higherIsBetter,
+  higherIsWorse,
+  quantileQueries,
+  stat,
+  timeseries,
+} from './panels.ts';
 import { JOIN_FAILURES_BY_REASON, JOIN_SUCCESS, onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
 
 const AGE = higherIsWorse({ orange: 30, red: 60 });
@@ -126,10 +134,7 @@ export function serverDetail(): Dashboard {
         description: 'Time from join request to media flowing, for successful joins: p50 and p90.',
         unit: 's',
         steps: higherIsWorse({ orange: 2, red: 5 }),
-        queries: [
-          { expr: quantile(0.5, 'rtc_join_duration_seconds'), legend: 'p50' },
-          { expr: quantile(0.9, 'rtc_join_duration_seconds'), legend: 'p90' },
-        ],
+        queries: quantileQueries([0.5, 0.9], (q) => quantile(q, 'rtc_join_duration_seconds')),
         w: 8,
         h: 8,
         min: 0,

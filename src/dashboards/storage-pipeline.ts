@@ -6,19 +6,21 @@ import {
   higherIsBetter,
   higherIsWorse,
   labelVariable,
+  quantileQueries,
   stat,
   timeseries,
 } from './panels.ts';
-import { quantileWhere, RI, rateWhere } from './promql.ts';
+import { matching, RI } from './promql.ts';
 
 const A = 'instance=~"$adapter"';
 const ERRORS = higherIsWorse({ red: 0.001 });
 
-/** `rate(metric{instance=~"$adapter", …}[$__rate_interval])`. */
-const ar = (metric: string) => rateWhere(A, metric);
-const aq = (q: number, histogram: string, by = '') => quantileWhere(A, q, histogram, by);
+/** `rate(metric{instance=~"$adapter", …}[$__rate_interval])` and quantiles over the same series. */
+const { rate: ar, quantile: aq } = matching(A);
 /** Prometheus' own remote-storage series (the remote_write queue towards the adapter). */
 const pr = (metric: string) => `rate(${metric}[${RI}])`;
+const pq = (q: number, histogram: string) =>
+  `histogram_quantile(${q}, sum by (le) (${pr(`${histogram}_bucket`)}))`;
 
 /**
  * Per-second rate of a counter labeled by `reason`, whose series appear at the first occurrence. Where the
@@ -162,14 +164,9 @@ export function storagePipeline(): Dashboard {
         unit: 's',
         steps: higherIsWorse({ orange: 1, red: 5 }),
         queries: [
-          {
-            expr: `histogram_quantile(0.5, sum by (le) (${pr('prometheus_remote_storage_sent_batch_duration_seconds_bucket')}))`,
-            legend: 'p50',
-          },
-          {
-            expr: `histogram_quantile(0.99, sum by (le) (${pr('prometheus_remote_storage_sent_batch_duration_seconds_bucket')}))`,
-            legend: 'p99',
-          },
+          ...quantileQueries([0.5, 0.99], (q) =>
+            pq(q, 'prometheus_remote_storage_sent_batch_duration_seconds'),
+          ),
         ],
         w: 8,
         h: 8,
@@ -230,8 +227,11 @@ export function storagePipeline(): Dashboard {
         unit: 's',
         steps: higherIsWorse({ orange: 1, red: 5 }),
         queries: [
-          { expr: aq(0.5, 'rtcmon_adapter_insert_duration_seconds', 'table'), legend: '{{table}} p50' },
-          { expr: aq(0.99, 'rtcmon_adapter_insert_duration_seconds', 'table'), legend: '{{table}} p99' },
+          ...quantileQueries(
+            [0.5, 0.99],
+            (q) => aq(q, 'rtcmon_adapter_insert_duration_seconds', { by: 'table' }),
+            '{{table}} ',
+          ),
         ],
         w: 12,
         h: 8,
@@ -242,10 +242,7 @@ export function storagePipeline(): Dashboard {
         description: 'Samples per ClickHouse insert (group commit), p50 and p99.',
         unit: 'short',
         steps: COUNT,
-        queries: [
-          { expr: aq(0.5, 'rtcmon_adapter_batch_samples'), legend: 'samples p50' },
-          { expr: aq(0.99, 'rtcmon_adapter_batch_samples'), legend: 'samples p99' },
-        ],
+        queries: [...quantileQueries([0.5, 0.99], (q) => aq(q, 'rtcmon_adapter_batch_samples'), 'samples ')],
         w: 8,
         h: 8,
         min: 0,
@@ -255,10 +252,7 @@ export function storagePipeline(): Dashboard {
         description: 'Remote-write requests sharing one ClickHouse insert, p50 and p99.',
         unit: 'short',
         steps: COUNT,
-        queries: [
-          { expr: aq(0.5, 'rtcmon_adapter_batch_requests'), legend: 'p50' },
-          { expr: aq(0.99, 'rtcmon_adapter_batch_requests'), legend: 'p99' },
-        ],
+        queries: [...quantileQueries([0.5, 0.99], (q) => aq(q, 'rtcmon_adapter_batch_requests'))],
         w: 8,
         h: 8,
         min: 0,
@@ -300,10 +294,9 @@ export function storagePipeline(): Dashboard {
         unit: 's',
         steps: higherIsWorse({ orange: 1, red: 10 }),
         queries: [
-          { expr: aq(0.5, 'rtcmon_adapter_read_duration_seconds'), legend: 'adapter p50' },
-          { expr: aq(0.99, 'rtcmon_adapter_read_duration_seconds'), legend: 'adapter p99' },
+          ...quantileQueries([0.5, 0.99], (q) => aq(q, 'rtcmon_adapter_read_duration_seconds'), 'adapter '),
           {
-            expr: `histogram_quantile(0.99, sum by (le) (${pr('prometheus_remote_storage_read_request_duration_seconds_bucket')}))`,
+            expr: pq(0.99, 'prometheus_remote_storage_read_request_duration_seconds'),
             legend: 'prometheus p99',
           },
         ],
