@@ -1,7 +1,7 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { JITTER_STEPS, LOSS_STEPS, MOS_STEPS, RTT_STEPS, rtcVariables } from './fleet-overview.ts';
 import { dashboard, heatmap, type PanelSpec, timeseries } from './panels.ts';
 import { buckets, quantile, rate, withRegion } from './promql.ts';
+import { JITTER_STEPS, LOSS_STEPS, MOS_STEPS, RTT_STEPS, rtcVariables } from './rtc-panels.ts';
 
 const heat = (title: string, description: string, histogram: string, unit: PanelSpec['unit']) =>
   heatmap({

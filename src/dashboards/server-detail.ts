@@ -1,5 +1,4 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { hostPanels, LOAD_STEPS, qualityPanels, rtcVariables, SUCCESS_STEPS } from './fleet-overview.ts';
 import {
   COUNT,
   dashboard,
@@ -9,7 +8,8 @@ import {
   stat,
   timeseries,
 } from './panels.ts';
-import { JOIN_FAILURES_BY_REASON, JOIN_SUCCESS, onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
+import { onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
+import { hostPanels, joinPanels, LOAD_STEPS, qualityPanels, rtcVariables } from './rtc-panels.ts';
 
 const AGE = higherIsWorse({ orange: 30, red: 60 });
 
@@ -108,26 +108,9 @@ export function serverDetail(): Dashboard {
         h: 8,
         min: 0,
       }),
-      timeseries({
-        title: 'Join success ratio',
-        description: 'Share of join attempts on the server that succeeded (no failure series = no failure).',
-        unit: 'percentunit',
-        steps: SUCCESS_STEPS,
-        queries: [{ expr: JOIN_SUCCESS, legend: 'success' }],
-        w: 8,
-        h: 8,
-        max: 1,
-      }),
-      timeseries({
-        title: 'Join failures by reason',
-        description:
-          'Failed joins per second by reason; "none" at 0 while joins are attempted and none failed.',
-        unit: 'ops',
-        steps: higherIsWorse({ orange: 0.1, red: 1 }),
-        queries: [{ expr: JOIN_FAILURES_BY_REASON, legend: '{{reason}}' }],
-        w: 8,
-        h: 8,
-        min: 0,
+      ...joinPanels(8, {
+        success: 'Share of join attempts on the server that succeeded (no failure series = no failure).',
+        failures: 'Failed joins per second by reason; "none" at 0 while joins are attempted and none failed.',
       }),
       timeseries({
         title: 'Join duration',
