@@ -1,21 +1,11 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import {
-  COUNT,
-  dashboard,
-  datasourceVariable,
-  higherIsBetter,
-  higherIsWorse,
-  labelVariable,
-  quantileQueries,
-  stat,
-  timeseries,
-} from './panels.ts';
-import { matching } from './promql.ts';
+import { instances } from './instances.ts';
+import { dashboard, quantileQueries, stat, timeseries } from './panels.ts';
+import { COUNT, higherIsBetter, higherIsWorse } from './thresholds.ts';
 
-const I = 'instance=~"$instance"';
+const DISPATCHERS = instances('instance', 'Dispatcher', 'rtcmon_dispatcher_servers');
+const { matcher: I, rate: r, quantile: q } = DISPATCHERS;
 const BLIND = higherIsWorse({ red: 1 });
-
-const { rate: r, quantile: q } = matching(I);
 
 /** 4. The dispatcher: its decisions, why servers are excluded, the ledger, the snapshot and blind mode. */
 export function dispatcherDashboard(): Dashboard {
@@ -24,10 +14,7 @@ export function dispatcherDashboard(): Dashboard {
     title: 'rtcmon / Dispatcher',
     description:
       'rtcmon dispatcher replicas: allocation decisions and their outcome, servers excluded and why, the ledger of assignments not yet in the metrics, fleet snapshot age and monitoring-blind mode.',
-    variables: [
-      datasourceVariable(),
-      labelVariable('instance', 'Dispatcher', 'label_values(rtcmon_dispatcher_servers, instance)'),
-    ],
+    variables: DISPATCHERS.variables(),
     panels: [
       stat({
         title: 'Decisions per second',

@@ -1,5 +1,5 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { COUNT, dashboard, higherIsWorse, stat, table, timeseries } from './panels.ts';
+import { dashboard, stat, table, timeseries } from './panels.ts';
 import { INFO, rate, scoped, sel, withRegion } from './promql.ts';
 import {
   HEADROOM_STEPS,
@@ -9,6 +9,7 @@ import {
   qualityPanels,
   rtcVariables,
 } from './rtc-panels.ts';
+import { COUNT, higherIsWorse } from './thresholds.ts';
 
 const sumScoped = (metric: string, extra = '') => `sum(${scoped(sel(metric, extra))})`;
 const byRegion = (metric: string) => `sum by (region) (${withRegion(sel(metric))})`;

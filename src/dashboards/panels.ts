@@ -29,6 +29,7 @@ import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-s
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import type { Step } from './thresholds.ts';
 
 /** Every panel and variable queries the data source the user picked in `$datasource`. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template.
@@ -47,34 +48,6 @@ export type Unit =
   | 'reqps'
   | 'pps'
   | 'dateTimeFromNow';
-
-/** A color for values at or above `from` (the first step has from = null: minus infinity). */
-export type Step = readonly [color: 'green' | 'orange' | 'red' | 'blue' | 'text', from: number | null];
-
-/** One neutral color: a count or a rate with no good or bad level. */
-export const COUNT: readonly Step[] = [['blue', null]];
-
-/** Higher is worse: green, then orange from `orange` and red from `red` (each only when given). */
-export function higherIsWorse(levels: { orange?: number; red?: number }): readonly Step[] {
-  return ladder('green', [
-    ['orange', levels.orange],
-    ['red', levels.red],
-  ]);
-}
-
-/** Higher is better: red, then orange from `orange` and green from `green` (each only when given). */
-export function higherIsBetter(levels: { orange?: number; green?: number }): readonly Step[] {
-  return ladder('red', [
-    ['orange', levels.orange],
-    ['green', levels.green],
-  ]);
-}
-
-function ladder(base: Step[0], above: readonly (readonly [Step[0], number | undefined])[]): Step[] {
-  const steps: Step[] = [[base, null]];
-  for (const [color, from] of above) if (from !== undefined) steps.push([color, from]);
-  return steps;
-}
 
 export interface Query {
   readonly expr: string;

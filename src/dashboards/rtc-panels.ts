@@ -3,16 +3,9 @@
  * detail, media quality): each dashboard file then lists its own panels.
  */
 
-import {
-  datasourceVariable,
-  higherIsBetter,
-  higherIsWorse,
-  labelVariable,
-  type Query,
-  quantileQueries,
-  timeseries,
-} from './panels.ts';
+import { datasourceVariable, labelVariable, type Query, quantileQueries, timeseries } from './panels.ts';
 import { JOIN_FAILURES_BY_REASON, JOIN_SUCCESS, onHosts, quantile, RI } from './promql.ts';
+import { higherIsBetter, higherIsWorse } from './thresholds.ts';
 
 /** Shared by the RTC dashboards: `$datasource`, `$region`, `$server` (chained on `$region`). */
 export function rtcVariables(opts: { multiServer?: boolean } = {}) {

@@ -1,15 +1,8 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import {
-  COUNT,
-  dashboard,
-  higherIsBetter,
-  higherIsWorse,
-  quantileQueries,
-  stat,
-  timeseries,
-} from './panels.ts';
+import { dashboard, quantileQueries, stat, timeseries } from './panels.ts';
 import { onHosts, quantile, RI, rate, scoped, sel } from './promql.ts';
 import { hostPanels, joinPanels, LOAD_STEPS, qualityPanels, rtcVariables } from './rtc-panels.ts';
+import { COUNT, higherIsBetter, higherIsWorse } from './thresholds.ts';
 
 const AGE = higherIsWorse({ orange: 30, red: 60 });
 

@@ -1,22 +1,15 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import {
-  COUNT,
-  dashboard,
-  datasourceVariable,
-  higherIsBetter,
-  higherIsWorse,
-  labelVariable,
-  quantileQueries,
-  stat,
-  timeseries,
-} from './panels.ts';
-import { matching, RI } from './promql.ts';
+import { instances } from './instances.ts';
+import { dashboard, quantileQueries, stat, timeseries } from './panels.ts';
+import { RI } from './promql.ts';
+import { COUNT, higherIsBetter, higherIsWorse } from './thresholds.ts';
 
-const A = 'instance=~"$adapter"';
+const ADAPTERS = instances('adapter', 'Adapter', 'rtcmon_adapter_clickhouse_up');
+const A = ADAPTERS.matcher;
 const ERRORS = higherIsWorse({ red: 0.001 });
 
 /** `rate(metric{instance=~"$adapter", …}[$__rate_interval])` and quantiles over the same series. */
-const { rate: ar, quantile: aq } = matching(A);
+const { rate: ar, quantile: aq } = ADAPTERS;
 /** Prometheus' own remote-storage series (the remote_write queue towards the adapter). */
 const pr = (metric: string) => `rate(${metric}[${RI}])`;
 const pq = (q: number, histogram: string) =>
@@ -37,10 +30,7 @@ export function storagePipeline(): Dashboard {
     title: 'rtcmon / Storage pipeline',
     description:
       "The monitoring pipeline itself: Prometheus' remote-write queue to the rtcmon adapter, what the adapter stores in ClickHouse or rejects, its insert batches and latency, remote reads, and ClickHouse health as the adapter sees it.",
-    variables: [
-      datasourceVariable(),
-      labelVariable('adapter', 'Adapter', 'label_values(rtcmon_adapter_clickhouse_up, instance)'),
-    ],
+    variables: ADAPTERS.variables(),
     panels: [
       stat({
         title: 'ClickHouse up',
