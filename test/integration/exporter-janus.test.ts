@@ -180,8 +180,14 @@ test('Janus with a real publisher and subscriber: load, media and quality show; 
     const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
     return Number(body.data.result[0]?.value[1] ?? Number.NaN);
   };
+  // Wait for a scrape taken after the tracks came up: participants join before their tracks do, so a scrape
+  // can hold 2 participants and fewer tracks.
   const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && (await promQuery(`rtc_participants{job="rtc",server="${SERVER}"}`)) !== 2)
+  while (
+    Date.now() < deadline &&
+    ((await promQuery(`rtc_participants{job="rtc",server="${SERVER}"}`)) !== 2 ||
+      (await promQuery(`sum(rtc_tracks{job="rtc",server="${SERVER}"})`)) !== 4)
+  )
     await sleep(250);
   assert.equal(await promQuery(`rtc_participants{job="rtc",server="${SERVER}"}`), 2);
   assert.equal(await promQuery(`sum(rtc_tracks{job="rtc",server="${SERVER}"})`), 4);
