@@ -235,6 +235,21 @@ describe('decodeWriteRequest', () => {
     const l1 = Buffer.concat([field(0x0a, Buffer.from('__name__')), field(0x12, Buffer.from('x'))]);
     const l2 = Buffer.concat([field(0x0a, Buffer.from('u')), field(0x12, bad)]);
     const ts = Buffer.concat([field(0x0a, l1), field(0x0a, l2), field(0x12, Buffer.alloc(0))]);
+    // An unknown field 16 after a value that ends with a lead byte: its tag's first byte (0x80) would
+    // complete the sequence if only the whole label set were checked.
+    const l3 = Buffer.concat([
+      field(0x0a, Buffer.from('v')),
+      field(0x12, Buffer.from([0x61, 0xc3])),
+      Buffer.from([0x80, 0x01, 0x00]),
+    ]);
+    const ts3 = Buffer.concat([field(0x0a, l1), field(0x0a, l3), field(0x12, Buffer.alloc(0))]);
+    assert.throws(
+      () => decodeWriteRequest(field(0x0a, ts3), opts()),
+      (e: unknown) =>
+        e instanceof HttpError &&
+        e.code === 'invalid_utf8' &&
+        /value of label "v" is not valid UTF-8/.test(e.message),
+    );
     assert.throws(
       () => decodeWriteRequest(field(0x0a, ts), opts()),
       (e: unknown) =>

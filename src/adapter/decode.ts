@@ -235,8 +235,11 @@ export function decodeWriteRequest(buf: Buffer, opts: DecodeOptions): DecodedWri
         if (entry === undefined) {
           const key = Buffer.allocUnsafe(keyLen);
           keyBuf.copy(key, 0, keyStart, keyEnd);
-          // One native check for the whole label set: its tags and (short) lengths are ASCII bytes, so
-          // the whole is valid UTF-8 only if every name and value is; otherwise each is checked alone.
+          // One native check for the whole label set. A name or value is preceded by a length whose last
+          // byte is ASCII and followed by a name/value tag (ASCII) or the end: so a sequence broken inside
+          // one cannot be mended by its neighbours, and a valid whole means valid names and values (a label
+          // with an unknown field is checked alone). When the whole is not valid (a bad label, or a length
+          // of 128 bytes or more), each label is checked alone and the bad one is named.
           const { row, lo, hi } = seriesRow(buf, r, nl, isUtf8(key));
           entry = {
             lo,
@@ -393,6 +396,7 @@ function seriesRow(
     let nE = 0;
     let vS = 0;
     let vE = 0;
+    let unknownField = false;
     while (r.pos < e) {
       const t = r.uint32();
       const f = t >>> 3;
@@ -409,9 +413,14 @@ function seriesRow(
         }
         r.pos = se;
       } else if (f === 0) r.fail('field number 0');
-      else r.skip(w, e);
+      else {
+        r.skip(w, e);
+        // An unknown field's tag can start with a byte >= 0x80 (field 16 and up) and complete a sequence
+        // that a name or value left open: the check of the whole set says nothing about this label.
+        unknownField = true;
+      }
     }
-    if (!utf8Checked) {
+    if (!utf8Checked || unknownField) {
       // Decoding validates: a name or value that is not UTF-8 is a 400 naming it.
       const name = str(buf, nS, nE, 'a label name');
       if (vE > vS) str(buf, vS, vE, `the value of label ${JSON.stringify(name)}`);
