@@ -124,6 +124,22 @@ export async function reachedZooKeeper(url: string): Promise<boolean> {
  * config from `clusterConfigXml`, all in parallel; resolves once every node answers and sees ZooKeeper.
  */
 export async function startClickHouseCluster(opts: ClusterOptions): Promise<ClickHouseCluster> {
+  // Ports are picked free, then bound by six servers: another process may take one in between ("Address
+  // already in use", seen in CI). The config of every node names every node's ports, so all start again
+  // on new ones, in fresh directories.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startClusterOnce(
+        opts,
+        attempt === 0 ? opts.dir : join(opts.dir, `attempt-${attempt + 1}`),
+      );
+    } catch (err) {
+      if (attempt >= 2 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(opts: ClusterOptions, dir: string): Promise<ClickHouseCluster> {
   const name = opts.name ?? 'rtcmon';
   const nShards = opts.shards ?? 3;
   const nReplicas = opts.replicas ?? 2;
@@ -151,7 +167,7 @@ export async function startClickHouseCluster(opts: ClusterOptions): Promise<Clic
   const launch = async (s: number, r: number): Promise<ClickHouse> => {
     const h = shards[s]![r]!;
     const ch = await startClickHouse({
-      dir: join(opts.dir, `ch-s${s + 1}r${r + 1}`),
+      dir: join(dir, `ch-s${s + 1}r${r + 1}`),
       ...(opts.logDir ? { logDir: opts.logDir } : {}),
       name: `clickhouse-s${s + 1}r${r + 1}`,
       httpPort: h.httpPort,
