@@ -251,8 +251,8 @@ export async function q(url: string, sql: string): Promise<string> {
 
 /**
  * Merges a replica's table (OPTIMIZE … FINAL) and returns '' — or, when ClickHouse 18.16 refuses with
- * "Unknown log entry type: 0" (a known 18.16 fault after a ZooKeeper quorum loss, see PLATFORM.md) on
- * every try, says so and returns 'FINAL', so that the count merges at read time instead: duplicates are
+ * "Unknown log entry type: 0" (a known 18.16 fault after a ZooKeeper quorum loss, see PLATFORM.md) or
+ * "Leader was suddenly changed" (code 292, replicas electing a leader again after it) on every try, says so and returns 'FINAL', so that the count merges at read time instead: duplicates are
  * still counted after a merge, of the other kind.
  */
 async function optimizeFinal(url: string, table: string): Promise<'' | 'FINAL'> {
@@ -261,10 +261,12 @@ async function optimizeFinal(url: string, table: string): Promise<'' | 'FINAL'> 
       await q(url, `OPTIMIZE TABLE ${table} FINAL`);
       return '';
     } catch (err) {
-      if (!/Unknown log entry type/.test((err as Error).message)) throw err;
+      // Both seen after a ZooKeeper quorum loss: code 292 while the replicas elect a leader again.
+      const refusal = /Unknown log entry type: 0|Leader was suddenly changed/.exec((err as Error).message);
+      if (!refusal) throw err;
       if (attempt >= 2) {
         process.stdout.write(
-          `# ${url}: OPTIMIZE FINAL refused by 18.16 ("Unknown log entry type: 0"); counted with SELECT … FINAL\n`,
+          `# ${url}: OPTIMIZE FINAL refused by 18.16 ("${refusal[0]}"); counted with SELECT … FINAL\n`,
         );
         return 'FINAL';
       }
