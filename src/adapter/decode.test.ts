@@ -243,20 +243,8 @@ describe('decodeWriteRequest', () => {
       Buffer.from([0x80, 0x01, 0x00]),
     ]);
     const ts3 = Buffer.concat([field(0x0a, l1), field(0x0a, l3), field(0x12, Buffer.alloc(0))]);
-    assert.throws(
-      () => decodeWriteRequest(field(0x0a, ts3), opts()),
-      (e: unknown) =>
-        e instanceof HttpError &&
-        e.code === 'invalid_utf8' &&
-        /value of label "v" is not valid UTF-8/.test(e.message),
-    );
-    assert.throws(
-      () => decodeWriteRequest(field(0x0a, ts), opts()),
-      (e: unknown) =>
-        e instanceof HttpError &&
-        e.code === 'invalid_utf8' &&
-        /value of label "u" is not valid UTF-8/.test(e.message),
-    );
+    rejects(field(0x0a, ts3), 'invalid_utf8', /value of label "v" is not valid UTF-8/);
+    rejects(field(0x0a, ts), 'invalid_utf8', /value of label "u" is not valid UTF-8/);
   });
 
   const rejects = (msg: object | Buffer, code: string, re: RegExp) => {
