@@ -42,13 +42,14 @@ interface Waiting<T> {
 
 /**
  * Group commit: concurrent requests share one ClickHouse insert. Each ClickHouse insert costs a fixed few
- * milliseconds of ClickHouse CPU (a new part, merged later) besides its rows (bench/ingest), so inserts
+ * milliseconds of ClickHouse CPU (a new part, merged later) besides its rows (bench/ingest/insert-cost.ts), so inserts
  * should be few and large, without holding a request longer than it must.
  *
  * The writers are counted: the most requests waiting or being stored at once over the last one to two
  * seconds (Prometheus sends one request per shard at a time, so with 8 shards that is 8). When no insert is
  * running, a batch leaves as soon as it holds that many requests, i.e. everybody who could join has joined
- * (a lone writer's request leaves at once: no added latency when idle). While inserts run, new requests
+ * (a lone writer's request leaves at once: no added latency when idle). A batch of `minRows` leaves as
+ * soon as an insert slot is free, without waiting for the other writers. While inserts run, new requests
  * gather for the next batch, which leaves when a running insert ends and it holds every writer, when it is
  * full, or when its oldest item has waited `maxDelayMs`; then up to `maxConcurrent` inserts overlap. A
  * writer that went quiet costs at most `maxDelayMs` per batch until the count forgets it. Every item learns
